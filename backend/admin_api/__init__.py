@@ -1,0 +1,1 @@
+"""The administrators' API: partners and keys (more to come: methodologies, runs, merchants)."""

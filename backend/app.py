@@ -1,0 +1,68 @@
+"""create_app(): wiring only."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from backend import openapi, problems
+from backend.admin_api.router import router as admin_router
+from backend.context import Platform
+from backend.partner_api.router import router as partner_router
+from backend.partner_api.schemas import (
+    ActionBatch,
+    ActionBodyIn,
+    BindingCreate,
+    CitizenTokenCreate,
+    WebhookUpdate,
+)
+from backend.settings import Settings, get_settings
+
+DESCRIPTION = """Tanhui (碳惠), the carbon-inclusion platform of Shantou.
+
+Partners report citizens' green actions (signed server-to-server calls, contract v1);
+the points engine turns them into reductions, points and certified credits."""
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """The ASGI app. Given a ``platform`` the caller owns it; otherwise the app opens and closes its own."""
+    settings = settings or (platform.settings if platform else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = platform is None
+        app.state.platform = platform or await Platform.open(settings)
+        try:
+            yield
+        finally:
+            if own:
+                await app.state.platform.close()
+
+    app = FastAPI(title="Tanhui", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    if platform is not None:
+        app.state.platform = platform
+    problems.install(app)
+    openapi.install(app, [ActionBatch, ActionBodyIn, BindingCreate, CitizenTokenCreate, WebhookUpdate])
+    app.include_router(partner_router)
+    app.include_router(admin_router)
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["x-request-id"] = request.state.request_id
+        return response
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> dict[str, str]:
+        """Liveness and readiness: the database and Redis answer."""
+        p: Platform = request.app.state.platform
+        await p.redis.ping()
+        async with p.db.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok"}
+
+    return app

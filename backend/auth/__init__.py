@@ -1,0 +1,1 @@
+"""Partner request signatures, JWTs and roles."""

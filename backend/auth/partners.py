@@ -1,0 +1,78 @@
+"""Who a partner is and which keys it signs with: read through a Redis cache.
+
+The cache holds sealed secrets only, is keyed per partner (``{p_…}``), and is
+dropped after any change to the partner, so a revoked key fails at once on every
+process. A lost cache is rebuilt from the database on the next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+from sqlalchemy import select
+
+from backend.crypto import SecretBox
+from backend.db import Database
+from backend.models import Partner, PartnerKey
+from backend.redis import Keys
+from points_engine.intake import Permissions
+
+_CACHE_TTL_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRecord:
+    partner_id: str
+    permissions: Permissions
+    keys: dict[str, tuple[str, str]]  # key_id -> (sealed secret, status)
+    webhook_url: str | None
+
+
+class PartnerDirectory:
+    def __init__(self, db: Database, redis: aioredis.Redis, keys: Keys, box: SecretBox) -> None:
+        self._db, self._redis, self._keys, self._box = db, redis, keys, box
+
+    async def lookup(self, partner_id: str) -> PartnerRecord | None:
+        cached = await self._redis.get(self._keys.partner(partner_id))
+        if cached is not None:
+            return _decode(partner_id, cached)
+        record = await self._load(partner_id)
+        if record is not None:
+            await self._redis.set(self._keys.partner(partner_id), _encode(record), ex=_CACHE_TTL_S)
+        return record
+
+    def secret(self, partner_id: str, key_id: str, sealed: str) -> str:
+        return self._box.open(sealed, f"partner-key:{partner_id}:{key_id}")
+
+    async def invalidate(self, partner_id: str) -> None:
+        await self._redis.delete(self._keys.partner(partner_id))
+
+    async def _load(self, partner_id: str) -> PartnerRecord | None:
+        async with self._db.read() as conn:
+            partner = (await conn.execute(select(Partner).where(Partner.partner_id == partner_id))).first()
+            if partner is None:
+                return None
+            rows = await conn.execute(select(PartnerKey).where(PartnerKey.partner_id == partner_id))
+            keys = {k.key_id: (k.secret_enc, k.status) for k in rows}
+        perms = Permissions(types=frozenset(partner.types), regions=frozenset(partner.regions))
+        return PartnerRecord(partner_id, perms, keys, partner.webhook_url)
+
+
+def _encode(record: PartnerRecord) -> bytes:
+    return orjson.dumps(
+        {
+            "types": sorted(record.permissions.types),
+            "regions": sorted(record.permissions.regions),
+            "keys": record.keys,
+            "webhook_url": record.webhook_url,
+        }
+    )
+
+
+def _decode(partner_id: str, raw: bytes) -> PartnerRecord:
+    data = orjson.loads(raw)
+    perms = Permissions(types=frozenset(data["types"]), regions=frozenset(data["regions"]))
+    keys = {k: (v[0], v[1]) for k, v in data["keys"].items()}
+    return PartnerRecord(partner_id, perms, keys, data["webhook_url"])

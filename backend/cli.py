@@ -1,0 +1,182 @@
+"""``tanhui``: run, administer and demonstrate the platform. Every command has ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from backend.admin_api import partners as partner_admin
+from backend.auth.tokens import ROLES, TokenService
+from backend.context import Platform
+from backend.errors import AppError
+from backend.migrate import upgrade
+from backend.settings import Settings, get_settings
+
+app = typer.Typer(help="Tanhui (碳惠): Shantou's carbon-inclusion platform.", no_args_is_help=True)
+partner_app = typer.Typer(help="Partners and their keys.", no_args_is_help=True)
+app.add_typer(partner_app, name="partner")
+console = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _with_platform(work: Callable[[Platform], Awaitable[T]]) -> T:
+    async def main() -> T:
+        settings = get_settings()
+        upgrade(settings.effective_database_url)
+        platform = await Platform.open(settings)
+        try:
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        console.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+        raise typer.Exit(2) from exc
+
+
+def _emit(data: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        console.print(human)
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema (PostgreSQL or SQLite)."""
+    settings = get_settings()
+    upgrade(settings.effective_database_url)
+    console.print(f"migrated {settings.effective_database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    demo: Annotated[bool, typer.Option(help="Seed demo partners, citizens and actions once up.")] = False,
+) -> None:
+    """Run the API (and, unless TANHUI_WORKERS=false, the background workers); prints the URLs."""
+    from backend.serve import run
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    run(settings, demo=demo)
+
+
+@app.command()
+def demo(
+    base_url: Annotated[
+        str | None, typer.Option(help="A running Tanhui; default: this installation's.")
+    ] = None,
+    citizens: Annotated[int, typer.Option(help="Citizens per partner.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seed demo partners, citizens and a few thousand actions through the real HTTP API (with the SDK)."""
+    from backend.demo import seed
+
+    settings = get_settings()
+    summary = seed(settings, base_url or settings.base_url, citizens=citizens, progress=not as_json)
+    _emit(summary, as_json, f"demo seeded: {json.dumps(summary['totals'])}")
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
+    sub: Annotated[str, typer.Option(help="Who the token is for (operator name, merchant id, citizen id).")],
+    ttl: Annotated[int | None, typer.Option(help="Seconds of validity.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mint a bearer token for scripts and consoles."""
+    if role not in ROLES:
+        console.print(f"[red]error[/red]: role must be one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    settings: Settings = get_settings()
+    ttl = ttl or (settings.citizen_token_ttl_s if role == "citizen" else settings.operator_token_ttl_s)
+    tokens = TokenService(settings.secret("jwt_key"), settings.jwt_issuer)
+    jwt = tokens.mint(sub, role, ttl, int(time.time()))  # type: ignore[arg-type]
+    _emit({"access_token": jwt, "token_type": "Bearer", "expires_in": ttl, "role": role}, as_json, jwt)
+
+
+@partner_app.command("create")
+def partner_create(
+    partner_id: str,
+    types: Annotated[str, typer.Option(help="Comma-separated: trip,waste_sorting,clean_plate.")],
+    regions: Annotated[str, typer.Option(help="Comma-separated division codes, e.g. 440507,440523.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a partner and its first key; the secret is printed once."""
+    issued = _with_platform(
+        lambda p: partner_admin.create_partner(p, partner_id, _split(types), _split(regions), name)
+    )
+    _emit(
+        issued.as_dict(),
+        as_json,
+        f"partner {partner_id}: key {issued.key_id}, secret {issued.secret} (shown once)",
+    )
+
+
+@partner_app.command("list")
+def partner_list(as_json: JsonOpt = False) -> None:
+    """Every partner, its permissions and keys (never a secret)."""
+    partners = _with_platform(partner_admin.list_partners)
+    lines = [
+        f"{p['partner_id']:<20} types={','.join(p['types'])} regions={','.join(p['regions'])} "
+        f"keys={','.join(k['key_id'] + ':' + k['status'] for k in p['keys'])}"
+        for p in partners
+    ]
+    _emit(partners, as_json, "\n".join(lines) or "no partners")
+
+
+@partner_app.command("rotate-key")
+def partner_rotate_key(partner_id: str, as_json: JsonOpt = False) -> None:
+    """Issue the partner's next key; the current one stays valid until revoked."""
+    issued = _with_platform(lambda p: partner_admin.rotate_key(p, partner_id))
+    _emit(
+        issued.as_dict(),
+        as_json,
+        f"partner {partner_id}: key {issued.key_id}, secret {issued.secret} (shown once)",
+    )
+
+
+@partner_app.command("revoke-key")
+def partner_revoke_key(partner_id: str, key_id: str, as_json: JsonOpt = False) -> None:
+    """Revoke a key; requests signed with it fail at once."""
+    _with_platform(lambda p: partner_admin.revoke_key(p, partner_id, key_id))
+    _emit({"partner_id": partner_id, "key_id": key_id, "status": "revoked"}, as_json, f"revoked {key_id}")
+
+
+@partner_app.command("set-webhook")
+def partner_set_webhook(
+    partner_id: str,
+    url: Annotated[str | None, typer.Argument(help="Callback URL; omit with --clear.")] = None,
+    clear: Annotated[bool, typer.Option(help="Stop deliveries.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the URL that receives signed action.settled callbacks; prints its signing secret once."""
+    if not url and not clear:
+        console.print("[red]error[/red]: give a URL or --clear")
+        raise typer.Exit(2)
+    secret = _with_platform(lambda p: partner_admin.set_webhook(p, partner_id, None if clear else url))
+    _emit(
+        {"partner_id": partner_id, "url": url, "secret": secret},
+        as_json,
+        f"webhook {url or 'cleared'} {secret or ''}",
+    )

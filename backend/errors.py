@@ -1,0 +1,36 @@
+"""Backend errors: the same shape as engine errors (a stable ``code``), no HTTP words."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    code: ClassVar[str] = "internal"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+        if code is not None:  # an error whose code is data, e.g. a rejected quote's own reason
+            self.code = code  # type: ignore[misc]
+
+
+def app_error(code: str) -> type[AppError]:
+    """A subclass of AppError for one code (``NotFound = app_error("not-found")``)."""
+    return type(f"AppError[{code}]", (AppError,), {"code": code})
+
+
+MalformedJson = app_error("malformed-json")
+BodyTooLarge = app_error("body-too-large")
+InvalidRequest = app_error("invalid-request")
+BatchTooLarge = app_error("batch-too-large")
+NotFound = app_error("not-found")
+ActionNotFound = app_error("action-not-found")
+UnboundUser = app_error("unbound-user")
+BindingConflict = app_error("binding-conflict")
+PartnerExists = app_error("partner-exists")
+UnknownPartner = app_error("unknown-partner")
+TooManyKeys = app_error("too-many-keys")
+UnknownKey = app_error("unknown-key")
+InvalidAction = app_error("invalid-action")

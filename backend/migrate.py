@@ -1,0 +1,22 @@
+"""Bring a database to the newest schema with Alembic (PostgreSQL and SQLite alike)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Apply every migration up to ``revision``; safe to call on an up-to-date database."""
+    command.upgrade(alembic_config(database_url), revision)

@@ -1,0 +1,148 @@
+"""Accepting a batch of actions: the hot path of intake.
+
+One transaction per batch: bound users are looked up once, new actions are inserted
+in one statement (ON CONFLICT DO NOTHING on (partner_id, event_id)), and the ids
+that already existed are told apart as retries (same content) or conflicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from backend.auth.signed import SignedRequest
+from backend.context import Platform
+from backend.db import Tx
+from backend.errors import BatchTooLarge, InvalidRequest, MalformedJson
+from backend.partner_api import repository as repo
+from backend.problems import problem
+from points_engine.actions import Action
+from points_engine.intake import Rejection, Window, canonical_content, content_hash, validate_action
+from points_engine.regions import book_of
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    event_id: str | None
+    status: str = "rejected"
+    rejection: Rejection | None = None
+
+    def as_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"event_id": self.event_id, "status": self.status}
+        if self.rejection is not None:
+            result["problem"] = problem(
+                self.rejection.code, self.rejection.detail, pointer=f"/actions/{self.index}"
+            )
+        return result
+
+
+def parse_batch(body: bytes, max_batch: int) -> list[Any]:
+    """The raw items of a batch; raises for a body that is not JSON of the batch's shape."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedJson(f"the body is not JSON: {exc}") from exc
+    if not isinstance(doc, dict) or set(doc) != {"actions"} or not isinstance(doc["actions"], list):
+        raise InvalidRequest('the body must be {"actions": [ACTION, ...]}')
+    items = doc["actions"]
+    if not 1 <= len(items) <= max_batch:
+        raise BatchTooLarge(f"a batch holds 1 to {max_batch} actions; this one holds {len(items)}")
+    return items
+
+
+async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str, Any]:
+    """Decide every item of the batch; accepted ones are committed before this returns."""
+    settings = platform.settings
+    raw_items = parse_batch(signed.body, settings.max_batch)
+    window = Window(
+        now=datetime.now(UTC),
+        max_age=timedelta(seconds=settings.max_action_age_s),
+        max_future=timedelta(seconds=settings.max_action_future_s),
+    )
+    perms = signed.partner.permissions
+    decided = [validate_action(raw, signed.partner_id, perms, window) for raw in raw_items]
+
+    async def use_case(tx: Tx) -> list[_Item]:
+        return await _record(tx, signed.partner_id, decided)
+
+    items = await platform.db.run(use_case)
+    results = [item.as_result() for item in items]
+    counts = {s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")}
+    return {
+        "results": results,
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["rejected"],
+    }
+
+
+async def _record(tx: Tx, partner_id: str, decided: list[Action | Rejection]) -> list[_Item]:
+    items = [_Item(i, d.event_id) for i, d in enumerate(decided)]
+    users = {d.user for d in decided if isinstance(d, Action)}
+    citizens = await repo.bound_citizens(tx.conn, partner_id, users)
+
+    candidates: dict[str, tuple[_Item, str]] = {}  # first occurrence of each event id in this batch
+    repeats: list[tuple[_Item, str]] = []  # later occurrences, judged against the first
+    rows: list[dict[str, Any]] = []
+    for item, d in zip(items, decided, strict=True):
+        if isinstance(d, Rejection):
+            item.rejection = d
+            continue
+        bound = citizens.get(d.user)
+        if bound is None:
+            item.rejection = Rejection(
+                "unbound-user", f"user {d.user!r} is not bound; bind it first", d.event_id
+            )
+            continue
+        if bound[1]:
+            item.rejection = Rejection(
+                "consent-withdrawn", "the citizen withdrew consent for this partner", d.event_id
+            )
+            continue
+        digest = content_hash(d)
+        if d.event_id in candidates:
+            repeats.append((item, digest))
+            continue
+        candidates[d.event_id] = (item, digest)
+        rows.append(_row(d, bound[0], digest, tx.started_at))
+
+    inserted = await repo.insert_new_actions(tx.conn, rows)
+    existing = await repo.content_hashes(tx.conn, partner_id, candidates.keys() - inserted)
+    for event_id, (item, digest) in candidates.items():
+        if event_id in inserted:
+            item.status = "accepted"
+        else:
+            _judge_repeat(item, digest, existing[event_id])
+    for item, digest in repeats:
+        _judge_repeat(item, digest, candidates[item.event_id or ""][1])
+    return items
+
+
+def _judge_repeat(item: _Item, digest: str, first_digest: str) -> None:
+    if digest == first_digest:
+        item.status = "duplicate"
+    else:
+        item.rejection = Rejection(
+            "event-conflict", f"event_id {item.event_id!r} was accepted with different content", item.event_id
+        )
+
+
+def _row(action: Action, citizen_id: str, digest: str, now: datetime) -> dict[str, Any]:
+    content = canonical_content(action)
+    return {
+        "partner_id": action.partner_id,
+        "event_id": action.event_id,
+        "citizen_id": citizen_id,
+        "user": action.user,
+        "type": action.type,
+        "occurred_at": action.occurred_at,
+        "region": action.region,
+        "book": book_of(action.region),
+        "data": content["data"],
+        "content_hash": digest,
+        "received_at": now,
+    }

@@ -1,0 +1,120 @@
+"""The only table from error code to HTTP status, and the only exception handler.
+
+Every error leaves as ``application/problem+json`` (RFC 9457) with a stable ``type``
+URI ``https://tanhui.example/problems/<code>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.errors import AppError
+from points_engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+TYPE_BASE = "https://tanhui.example/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+# code: (status, title). Part of the contract: codes never change meaning.
+PROBLEMS: dict[str, tuple[int, str]] = {
+    # authentication of partners (contract: "Signing every request")
+    "missing-authorization": (401, "The request is not signed"),
+    "malformed-authorization": (401, "The Authorization header is malformed"),
+    "stale-timestamp": (401, "The timestamp is more than 300 s from the server's clock"),
+    "bad-nonce": (401, "The nonce must be 16-64 characters of [A-Za-z0-9]"),
+    "replayed-nonce": (401, "The nonce was seen within the last 600 s"),
+    "unknown-partner-or-key": (401, "No such partner or key"),
+    "revoked-key": (401, "The key has been revoked"),
+    "bad-signature": (401, "The signature does not match the request"),
+    # authentication of people (JWT) and roles
+    "invalid-token": (401, "The bearer token is missing, expired or invalid"),
+    "forbidden": (403, "This role may not do that"),
+    # the request as a whole
+    "malformed-json": (400, "The body is not valid JSON"),
+    "body-too-large": (413, "The body is larger than 1 MiB"),
+    "invalid-request": (422, "The request does not have the documented shape"),
+    "batch-too-large": (422, "A batch holds 1 to 1,000 actions"),
+    "not-found": (404, "No such resource"),
+    "method-not-allowed": (405, "Method not allowed"),
+    # one action of a batch (also the whole answer of a quote)
+    "invalid-action": (422, "The action does not have the documented shape"),
+    "unknown-type": (422, "Unknown action type"),
+    "unknown-region": (422, "The region is not a division of Shantou"),
+    "forbidden-type": (403, "The partner may not report this type"),
+    "forbidden-region": (403, "The partner may not report in this region"),
+    "occurred-at-out-of-window": (422, "occurred_at is more than 300 s ahead or older than 7 days"),
+    "unbound-user": (422, "The user is not bound to a citizen"),
+    "event-conflict": (409, "The event_id was accepted before with different content"),
+    "consent-withdrawn": (403, "The citizen has withdrawn consent for this partner"),
+    # resources
+    "action-not-found": (404, "No action with this event_id was accepted from this partner"),
+    "binding-conflict": (409, "The user is already bound to a different mobile number"),
+    "partner-exists": (409, "A partner with this id exists"),
+    "unknown-partner": (404, "No such partner"),
+    "unknown-key": (404, "No such key"),
+    "too-many-keys": (409, "Two keys are active already: revoke one first"),
+    # never for anything a client can send
+    "invariant-violation": (500, "Internal error"),
+    "internal": (500, "Internal error"),
+}
+
+
+def problem(code: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem document for ``code`` (also used for the items of a batch)."""
+    status, title = PROBLEMS[code]
+    return {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail, **extra}
+
+
+def problem_response(request: Request, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = problem(code, detail, instance=_request_id(request), **extra)
+    return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE)
+
+
+def _request_id(request: Request) -> str:
+    rid = getattr(request.state, "request_id", None)
+    return f"urn:tanhui:request:{rid or uuid.uuid4().hex}"
+
+
+def install(app: FastAPI) -> None:
+    """Route every exception through the table above."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(request, exc.code, exc.detail, **exc.extra)
+
+    @app.exception_handler(EngineError)
+    async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
+        if exc.code not in PROBLEMS or PROBLEMS[exc.code][0] >= 500:
+            log.error("engine error %s: %s", exc.code, exc.detail)
+            return problem_response(request, "internal", "an internal error occurred")
+        return problem_response(request, exc.code, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in err.get("loc", ())[1:]), "detail": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        first = errors[0] if errors else {"pointer": "/", "detail": "invalid"}
+        detail = f"{first['pointer']}: {first['detail']}"
+        return problem_response(request, "invalid-request", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+        if code is None:
+            code = "invalid-request" if exc.status_code < 500 else "internal"
+        return problem_response(request, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error (request %s)", _request_id(request))
+        return problem_response(request, "internal", "an internal error occurred")

@@ -1,0 +1,34 @@
+"""Redis: the hot path. Either the configured server, or one the platform starts itself.
+
+Every key carries a hash tag (``{p_…}`` for a partner, ``{c_…}`` for a citizen) so that
+one partner's or one citizen's state lives on one shard of a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from backend.embedded_redis import EmbeddedRedis
+from backend.settings import Settings
+
+
+class Keys:
+    """Names of every Redis key, in one place."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def nonce(self, partner_id: str, nonce: str) -> str:
+        return f"{self.prefix}:{{p_{partner_id}}}:nonce:{nonce}"
+
+    def partner(self, partner_id: str) -> str:
+        return f"{self.prefix}:{{p_{partner_id}}}:partner"
+
+
+async def connect(settings: Settings, embedded: EmbeddedRedis | None = None) -> aioredis.Redis:
+    url = settings.redis_url or (embedded.url if embedded else "")
+    if not url:
+        raise RuntimeError("no Redis: set TANHUI_REDIS_URL or start the embedded server")
+    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=False)
+    await client.ping()
+    return client

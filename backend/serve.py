@@ -1,0 +1,56 @@
+"""``tanhui serve``: migrate, start the API with uvicorn, print where everything is."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import uvicorn
+from rich.console import Console
+
+from backend.app import create_app
+from backend.migrate import upgrade
+from backend.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _wait_ready(base_url: str, timeout_s: float = 30) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _announce(settings: Settings, demo: bool) -> None:
+    base = settings.base_url
+    if not _wait_ready(base):
+        console.print("[red]the API did not become ready[/red]")
+        return
+    if demo:
+        from backend.demo import seed
+
+        summary = seed(settings, base, citizens=200, progress=True)
+        console.print(f"demo data: {summary['totals']}; partner credentials in {summary['credentials_file']}")
+    console.print(
+        "\n[bold green]Tanhui is running[/bold green]\n"
+        f"  API             {base}/v1/partner/…\n"
+        f"  API docs        {base}/docs   (OpenAPI: {base}/openapi.json)\n"
+        f"  health          {base}/healthz\n"
+        f"  database        {settings.effective_database_url.split('@')[-1]}\n"
+        f"  redis           {settings.redis_url or 'embedded, ' + str(settings.var_dir / 'redis')}\n"
+        "  admin token     tanhui token --role admin --sub you\n"
+        "Ctrl-C stops."
+    )
+
+
+def run(settings: Settings, demo: bool) -> None:
+    upgrade(settings.effective_database_url)
+    threading.Thread(target=_announce, args=(settings, demo), daemon=True).start()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

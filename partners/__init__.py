@@ -1,0 +1,1 @@
+"""Code partners run against the Tanhui partner API: the SDK and traffic simulators."""

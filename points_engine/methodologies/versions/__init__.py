@@ -1,0 +1,1 @@
+"""Published methodology versions, one JSON file each (a package so that wheels ship the data)."""
