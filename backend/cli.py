@@ -28,9 +28,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 def _with_platform(work: Callable[[Platform], Awaitable[T]]) -> T:
+    settings = get_settings()
+    upgrade(settings.effective_database_url)  # outside the loop: Alembic runs its own
+
     async def main() -> T:
-        settings = get_settings()
-        upgrade(settings.effective_database_url)
         platform = await Platform.open(settings)
         try:
             return await work(platform)
@@ -56,11 +57,12 @@ def _split(value: str) -> list[str]:
 
 
 @app.command()
-def migrate() -> None:
+def migrate(as_json: JsonOpt = False) -> None:
     """Bring the database to the newest schema (PostgreSQL or SQLite)."""
     settings = get_settings()
     upgrade(settings.effective_database_url)
-    console.print(f"migrated {settings.effective_database_url.split('@')[-1]}")
+    where = settings.effective_database_url.split("@")[-1]
+    _emit({"database": where, "migrated": True}, as_json, f"migrated {where}")
 
 
 @app.command()
@@ -68,6 +70,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     demo: Annotated[bool, typer.Option(help="Seed demo partners, citizens and actions once up.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run the API (and, unless TANHUI_WORKERS=false, the background workers); prints the URLs."""
     from backend.serve import run
@@ -77,7 +80,7 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
-    run(settings, demo=demo)
+    run(settings, demo=demo, as_json=as_json)
 
 
 @app.command()
@@ -85,7 +88,7 @@ def demo(
     base_url: Annotated[
         str | None, typer.Option(help="A running Tanhui; default: this installation's.")
     ] = None,
-    citizens: Annotated[int, typer.Option(help="Citizens per partner.")] = 200,
+    citizens: Annotated[int, typer.Option(help="Citizens (shared by the demo partners).")] = 1000,
     as_json: JsonOpt = False,
 ) -> None:
     """Seed demo partners, citizens and a few thousand actions through the real HTTP API (with the SDK)."""

@@ -105,6 +105,8 @@ def install(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"pointer": "/", "detail": "invalid"}
         detail = f"{first['pointer']}: {first['detail']}"
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return problem_response(request, "malformed-json", f"the body is not JSON: {detail}")
         return problem_response(request, "invalid-request", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -112,7 +114,9 @@ def install(app: FastAPI) -> None:
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
         if code is None:
             code = "invalid-request" if exc.status_code < 500 else "internal"
-        return problem_response(request, code, str(exc.detail))
+        response = problem_response(request, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow, which a 405 must carry (RFC 9110)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -28,7 +29,7 @@ def _wait_ready(base_url: str, timeout_s: float = 30) -> bool:
     return False
 
 
-def _announce(settings: Settings, demo: bool) -> None:
+def _announce(settings: Settings, demo: bool, as_json: bool) -> None:
     base = settings.base_url
     if not _wait_ready(base):
         console.print("[red]the API did not become ready[/red]")
@@ -36,8 +37,12 @@ def _announce(settings: Settings, demo: bool) -> None:
     if demo:
         from backend.demo import seed
 
-        summary = seed(settings, base, citizens=200, progress=True)
+        summary = seed(settings, base, citizens=1000, progress=not as_json)
         console.print(f"demo data: {summary['totals']}; partner credentials in {summary['credentials_file']}")
+    if as_json:
+        urls = {"api": base, "docs": f"{base}/docs", "openapi": f"{base}/openapi.json", "health": f"{base}/healthz"}
+        print(json.dumps(urls), flush=True)
+        return
     console.print(
         "\n[bold green]Tanhui is running[/bold green]\n"
         f"  API             {base}/v1/partner/…\n"
@@ -50,7 +55,7 @@ def _announce(settings: Settings, demo: bool) -> None:
     )
 
 
-def run(settings: Settings, demo: bool) -> None:
+def run(settings: Settings, demo: bool, as_json: bool = False) -> None:
     upgrade(settings.effective_database_url)
-    threading.Thread(target=_announce, args=(settings, demo), daemon=True).start()
+    threading.Thread(target=_announce, args=(settings, demo, as_json), daemon=True).start()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")

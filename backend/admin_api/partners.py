@@ -157,6 +157,8 @@ async def list_partners(platform: Platform) -> list[dict[str, Any]]:
 
 
 async def _partner(tx: Tx, partner_id: str) -> Any:
+    if not PARTNER_ID.fullmatch(partner_id):  # no such partner can exist (and U+0000 would fail the query)
+        raise UnknownPartner(f"no partner {partner_id!r}")
     row = (await tx.conn.execute(select(Partner).where(Partner.partner_id == partner_id))).first()  # type: ignore[arg-type]
     if row is None:
         raise UnknownPartner(f"no partner {partner_id!r}")

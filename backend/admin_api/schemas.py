@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class PartnerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     partner_id: str = Field(pattern=r"^[a-z0-9_]{3,32}$")
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=r"^[^\x00]*$")  # PostgreSQL cannot store U+0000
     types: list[str] = Field(min_length=1)
     regions: list[str] = Field(min_length=1)
 
@@ -37,7 +37,7 @@ class PartnerRead(BaseModel):
 
 class WebhookSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str | None = Field(pattern=r"^https?://", max_length=2000)
+    url: str | None = Field(pattern=r"^https?://[^\x00-\x20\x7f]+$", max_length=2000)
 
 
 class WebhookSecret(BaseModel):

@@ -3,6 +3,10 @@
 The cache holds sealed secrets only, is keyed per partner (``{p_…}``), and is
 dropped after any change to the partner, so a revoked key fails at once on every
 process. A lost cache is rebuilt from the database on the next request.
+
+A change also bumps the partner's generation; a reader refills the cache only if the
+generation it saw before reading the database is still current, so a read that raced
+with a revocation cannot put the revoked key back into the cache.
 """
 
 from __future__ import annotations
@@ -20,6 +24,13 @@ from backend.redis import Keys
 from points_engine.intake import Permissions
 
 _CACHE_TTL_S = 300
+# KEYS: cache, generation; ARGV: generation seen before the database read, record, ttl.
+_FILL_IF_CURRENT = """
+if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +46,26 @@ class PartnerDirectory:
         self._db, self._redis, self._keys, self._box = db, redis, keys, box
 
     async def lookup(self, partner_id: str) -> PartnerRecord | None:
-        cached = await self._redis.get(self._keys.partner(partner_id))
+        key = self._keys.partner(partner_id)
+        cached = await self._redis.get(key)
         if cached is not None:
             return _decode(partner_id, cached)
+        generation = await self._redis.get(_generation(key)) or b"0"
         record = await self._load(partner_id)
         if record is not None:
-            await self._redis.set(self._keys.partner(partner_id), _encode(record), ex=_CACHE_TTL_S)
+            await self._redis.eval(  # type: ignore[misc]
+                _FILL_IF_CURRENT, 2, key, _generation(key), generation, _encode(record), _CACHE_TTL_S
+            )
         return record
 
     def secret(self, partner_id: str, key_id: str, sealed: str) -> str:
         return self._box.open(sealed, f"partner-key:{partner_id}:{key_id}")
 
     async def invalidate(self, partner_id: str) -> None:
-        await self._redis.delete(self._keys.partner(partner_id))
+        key = self._keys.partner(partner_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(_generation(key)).delete(key)
+            await pipe.execute()
 
     async def _load(self, partner_id: str) -> PartnerRecord | None:
         async with self._db.read() as conn:
@@ -58,6 +76,10 @@ class PartnerDirectory:
             keys = {k.key_id: (k.secret_enc, k.status) for k in rows}
         perms = Permissions(types=frozenset(partner.types), regions=frozenset(partner.regions))
         return PartnerRecord(partner_id, perms, keys, partner.webhook_url)
+
+
+def _generation(cache_key: str) -> str:
+    return cache_key + ":generation"  # same hash tag as the cache: one shard
 
 
 def _encode(record: PartnerRecord) -> bytes:

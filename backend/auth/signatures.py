@@ -19,6 +19,7 @@ _PARAM = re.compile(r'\s*([a-z]+)="([^"]*)"\s*')
 _NONCE = re.compile(r"[A-Za-z0-9]{16,64}")
 _PARTNER = re.compile(r"[a-z0-9_]{3,32}")
 _KEY = re.compile(r"[A-Za-z0-9_]{1,32}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() also admits "²"
 _FIELDS = ("partner", "key", "timestamp", "nonce", "signature")
 
 
@@ -47,7 +48,7 @@ def parse_authorization(value: str) -> SignedHeader:
         raise MalformedAuthorization(f"expected exactly the parameters {', '.join(_FIELDS)}")
     if not _PARTNER.fullmatch(params["partner"]) or not _KEY.fullmatch(params["key"]):
         raise MalformedAuthorization("partner or key has the wrong form")
-    if not params["timestamp"].isdigit() or len(params["timestamp"]) > 12:
+    if not _TIMESTAMP.fullmatch(params["timestamp"]):
         raise MalformedAuthorization("timestamp must be Unix seconds")
     if not _NONCE.fullmatch(params["nonce"]):
         raise BadNonce("nonce must be 16-64 characters of [A-Za-z0-9]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -12,6 +13,8 @@ from backend.auth.partners import PartnerRecord
 from backend.auth.signatures import check_clock, check_signature, parse_authorization
 from backend.context import Platform
 from backend.errors import BodyTooLarge
+
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also admits "²"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,7 @@ def _path_query(request: Request) -> str:
 
 async def _read_capped(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    if declared and _DIGITS.fullmatch(declared) and int(declared) > limit:
         raise BodyTooLarge(f"the body is {declared} bytes; the limit is {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():

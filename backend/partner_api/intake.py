@@ -20,7 +20,14 @@ from backend.errors import BatchTooLarge, InvalidRequest, MalformedJson
 from backend.partner_api import repository as repo
 from backend.problems import problem
 from points_engine.actions import Action
-from points_engine.intake import Rejection, Window, canonical_content, content_hash, validate_action
+from points_engine.intake import (
+    Permissions,
+    Rejection,
+    Window,
+    canonical_content,
+    content_hash,
+    validate_action,
+)
 from points_engine.regions import book_of
 
 
@@ -64,7 +71,7 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
         max_future=timedelta(seconds=settings.max_action_future_s),
     )
     perms = signed.partner.permissions
-    decided = [validate_action(raw, signed.partner_id, perms, window) for raw in raw_items]
+    decided = [_validate(raw, signed.partner_id, perms, window) for raw in raw_items]
 
     async def use_case(tx: Tx) -> list[_Item]:
         return await _record(tx, signed.partner_id, decided)
@@ -78,6 +85,21 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
         "duplicates": counts["duplicate"],
         "rejected": counts["rejected"],
     }
+
+
+def _validate(raw: Any, partner_id: str, perms: Permissions, window: Window) -> Action | Rejection:
+    decided = validate_action(raw, partner_id, perms, window)
+    if _has_nul(raw):  # PostgreSQL cannot store U+0000: a client must not be able to cause a 500
+        return Rejection("invalid-action", "strings must not contain U+0000", decided.event_id)
+    return decided
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 async def _record(tx: Tx, partner_id: str, decided: list[Action | Rejection]) -> list[_Item]:

@@ -10,7 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Mobile = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164, e.g. +8613800000000")
-UserId = Field(min_length=1, max_length=64, description="the partner's own user id")
+# No U+0000: PostgreSQL cannot store it, and a client must never be able to cause a 500.
+UserId = Field(min_length=1, max_length=64, pattern=r"^[^\x00]+$", description="the partner's own user id")
+WebhookUrl = r"^https?://[^\x00-\x20\x7f]+$"  # no spaces or control characters (RFC 3986)
 
 
 class _Strict(BaseModel):
@@ -113,7 +115,7 @@ class QuoteRead(BaseModel):
 
 
 class WebhookUpdate(_Strict):
-    url: str = Field(pattern=r"^https?://", max_length=2000, description="where action.settled is POSTed")
+    url: str = Field(pattern=WebhookUrl, max_length=2000, description="where action.settled is POSTed")
 
 
 class WebhookRead(BaseModel):

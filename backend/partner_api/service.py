@@ -35,7 +35,7 @@ from backend.partner_api.schemas import (
     WebhookRead,
     WebhookUpdate,
 )
-from points_engine.intake import Rejection, Window, validate_body
+from points_engine.intake import EVENT_ID, Rejection, Window, validate_body
 from points_engine.methodologies import assess
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,6 +86,8 @@ async def bind_user(platform: Platform, signed: SignedRequest) -> BindingRead:
 
 async def action_outcome(platform: Platform, partner_id: str, event_id: str) -> OutcomeRead:
     """The outcome of one accepted action of this partner (``pending`` until it settles)."""
+    if not EVENT_ID.fullmatch(event_id):  # never accepted (and U+0000 would fail the query)
+        raise ActionNotFound(f"no action {event_id!r} was accepted from partner {partner_id!r}")
     async with platform.db.read() as conn:
         row = await repo.accepted_action(conn, partner_id, event_id)
     if row is None:
