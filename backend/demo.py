@@ -48,7 +48,9 @@ async def _ensure_partners(settings: Settings) -> dict[str, Credentials]:
     try:
         existing = {p["partner_id"]: p for p in await partner_admin.list_partners(platform)}
         for partner_id, name, types in DEMO_PARTNERS.values():
-            active = {k["key_id"] for k in existing.get(partner_id, {}).get("keys", []) if k["status"] == "active"}
+            active = {
+                k["key_id"] for k in existing.get(partner_id, {}).get("keys", []) if k["status"] == "active"
+            }
             if partner_id in known and known[partner_id]["key_id"] in active:
                 continue
             try:

@@ -54,6 +54,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unbound-user": (422, "The user is not bound to a citizen"),
     "event-conflict": (409, "The event_id was accepted before with different content"),
     "consent-withdrawn": (403, "The citizen has withdrawn consent for this partner"),
+    "unknown-methodology-version": (422, "No methodology version was in force at occurred_at"),
     # resources
     "action-not-found": (404, "No action with this event_id was accepted from this partner"),
     "binding-conflict": (409, "The user is already bound to a different mobile number"),

@@ -40,7 +40,12 @@ def _announce(settings: Settings, demo: bool, as_json: bool) -> None:
         summary = seed(settings, base, citizens=1000, progress=not as_json)
         console.print(f"demo data: {summary['totals']}; partner credentials in {summary['credentials_file']}")
     if as_json:
-        urls = {"api": base, "docs": f"{base}/docs", "openapi": f"{base}/openapi.json", "health": f"{base}/healthz"}
+        urls = {
+            "api": base,
+            "docs": f"{base}/docs",
+            "openapi": f"{base}/openapi.json",
+            "health": f"{base}/healthz",
+        }
         print(json.dumps(urls), flush=True)
         return
     console.print(

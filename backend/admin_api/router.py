@@ -10,8 +10,8 @@ from backend.admin_api import partners as service
 from backend.admin_api.schemas import KeyIssued, PartnerCreate, PartnerRead, WebhookSecret, WebhookSet
 from backend.auth.roles import bearer
 from backend.auth.tokens import Principal
-from backend.openapi import problem_responses
 from backend.deps import PlatformDep
+from backend.openapi import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Principal, Depends(bearer("admin"))]

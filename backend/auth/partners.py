@@ -53,7 +53,7 @@ class PartnerDirectory:
         generation = await self._redis.get(_generation(key)) or b"0"
         record = await self._load(partner_id)
         if record is not None:
-            await self._redis.eval(  # type: ignore[misc]
+            await self._redis.eval(
                 _FILL_IF_CURRENT, 2, key, _generation(key), generation, _encode(record), _CACHE_TTL_S
             )
         return record
@@ -64,7 +64,8 @@ class PartnerDirectory:
     async def invalidate(self, partner_id: str) -> None:
         key = self._keys.partner(partner_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(_generation(key)).delete(key)
+            pipe.incr(_generation(key))
+            pipe.delete(key)
             await pipe.execute()
 
     async def _load(self, partner_id: str) -> PartnerRecord | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from points_engine.errors import EngineError
 
-class MethodologyError(Exception):
+
+class MethodologyError(EngineError):
     """Base of methodology errors; ``code`` is stable, kebab-case and free of HTTP words."""
 
     code: ClassVar[str] = "methodology-error"

@@ -55,7 +55,9 @@ class TestPartnerCommands:
         refused = tanhui(var, "partner", "rotate-key", "waste_st", ok=False)
         assert refused.returncode == 2 and "too-many-keys" in refused.stderr
         tanhui(var, "partner", "revoke-key", "waste_st", "k1")
-        [partner] = [p for p in as_json(tanhui(var, "partner", "list", "--json")) if p["partner_id"] == "waste_st"]
+        [partner] = [
+            p for p in as_json(tanhui(var, "partner", "list", "--json")) if p["partner_id"] == "waste_st"
+        ]
         assert {k["key_id"]: k["status"] for k in partner["keys"]} == {"k1": "revoked", "k2": "active"}
 
     def test_bad_input_is_a_clear_error_not_a_traceback(self, var: Path) -> None:
@@ -64,7 +66,9 @@ class TestPartnerCommands:
 
     def test_set_webhook_prints_its_secret(self, var: Path) -> None:
         tanhui(var, "partner", "create", "canteen_st", "--types", "clean_plate", "--regions", "440507")
-        out = as_json(tanhui(var, "partner", "set-webhook", "canteen_st", "https://canteen.example/hook", "--json"))
+        out = as_json(
+            tanhui(var, "partner", "set-webhook", "canteen_st", "https://canteen.example/hook", "--json")
+        )
         assert out["secret"].startswith("whsec_")
 
 
