@@ -142,7 +142,10 @@ def _timestamp(value: Any) -> datetime:
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC)
+            try:
+                return parsed.astimezone(UTC)
+            except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 lies before datetime.min in UTC
+                pass
     raise _Bad("invalid-action", "occurred_at must be an RFC 3339 date-time with an offset")
 
 
