@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +20,10 @@ from backend.partner_api.schemas import (
     CitizenTokenCreate,
     WebhookUpdate,
 )
+from backend.public_api.methodologies import router as public_methodologies
 from backend.settings import Settings, get_settings
+from backend.settlement.process import background_services
+from backend.settlement.worker import Worker
 
 DESCRIPTION = """Tanhui (碳惠), the carbon-inclusion platform of Shantou.
 
@@ -35,9 +39,17 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = platform is None
         app.state.platform = platform or await Platform.open(settings)
+        stop = asyncio.Event()
+        workers = None
+        if settings.workers:  # the embedded default: settlement inside the API process
+            worker = Worker(app.state.platform, services=background_services())
+            workers = asyncio.create_task(worker.run(stop), name="settlement-worker")
         try:
             yield
         finally:
+            stop.set()
+            if workers is not None:
+                await workers
             if own:
                 await app.state.platform.close()
 
@@ -48,6 +60,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     openapi.install(app, [ActionBatch, ActionBodyIn, BindingCreate, CitizenTokenCreate, WebhookUpdate])
     app.include_router(partner_router)
     app.include_router(admin_router)
+    app.include_router(public_methodologies)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

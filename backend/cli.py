@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
+from backend.admin_api import methodologies as methodology_admin
 from backend.admin_api import partners as partner_admin
 from backend.auth.tokens import ROLES, TokenService
 from backend.context import Platform
-from backend.errors import AppError
+from backend.errors import AppError, InvalidMethodology
 from backend.migrate import upgrade
 from backend.settings import Settings, get_settings
 
 app = typer.Typer(help="Tanhui (碳惠): Shantou's carbon-inclusion platform.", no_args_is_help=True)
 partner_app = typer.Typer(help="Partners and their keys.", no_args_is_help=True)
 app.add_typer(partner_app, name="partner")
+methodology_app = typer.Typer(help="Methodology versions: list, publish.", no_args_is_help=True)
+app.add_typer(methodology_app, name="methodology")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -81,6 +86,15 @@ def serve(
     if port:
         settings.port = port
     run(settings, demo=demo, as_json=as_json)
+
+
+@app.command()
+def worker() -> None:
+    """Run settlement workers and webhook delivery as a process of their own (production: one or
+    more beside `tanhui serve` with TANHUI_WORKERS=false). Stops cleanly on SIGTERM or Ctrl-C."""
+    from backend.settlement.process import run_worker
+
+    run_worker(get_settings())
 
 
 @app.command()
@@ -183,3 +197,53 @@ def partner_set_webhook(
         as_json,
         f"webhook {url or 'cleared'} {secret or ''}",
     )
+
+
+def _operator() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in this environment
+        return "cli"
+
+
+@methodology_app.command("publish")
+def methodology_publish(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, readable=True, help="The version document, as versions/*.json."
+        ),
+    ],
+    by: Annotated[str | None, typer.Option(help="Who publishes (default: cli:<login>).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Publish a new methodology version: in force from its effective_from on every process, never changed.
+
+    It must start more than 10 minutes from now and after the latest version, under a new name, and
+    price every key the latest prices."""
+
+    async def work(p: Platform) -> Any:
+        try:
+            document = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidMethodology(f"{file}: {exc}") from exc
+        return await methodology_admin.publish_methodology(p, document, by or _operator())
+
+    summary = methodology_admin.summary(_with_platform(work))
+    _emit(
+        summary,
+        as_json,
+        f"published {summary['version']}, in force from {summary['effective_from']}",
+    )
+
+
+@methodology_app.command("list")
+def methodology_list(as_json: JsonOpt = False) -> None:
+    """Every methodology version, bundled and published, oldest first."""
+    summaries = [methodology_admin.summary(e) for e in _with_platform(methodology_admin.list_methodologies)]
+    lines = [
+        f"{s['version']:<10} from {s['effective_from']}  {s['source']}"
+        + (f" by {s['published_by']} at {s['published_at']}" if s["published_by"] else "")
+        for s in summaries
+    ]
+    _emit(summaries, as_json, "\n".join(lines))

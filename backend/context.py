@@ -11,6 +11,7 @@ from backend.auth.tokens import TokenService
 from backend.crypto import SecretBox
 from backend.db import Database
 from backend.embedded_redis import EmbeddedRedis
+from backend.methodologies import MethodologyRegistry
 from backend.redis import Keys, connect
 from backend.settings import Settings
 from points_engine.methodologies import Catalog, default_catalog
@@ -25,7 +26,8 @@ class Platform:
     box: SecretBox
     partners: PartnerDirectory
     tokens: TokenService
-    catalog: Catalog
+    catalog: Catalog  # the bundled versions; what is in force now: ``await methodologies.catalog()``
+    methodologies: MethodologyRegistry
     embedded_redis: EmbeddedRedis | None = None
 
     @classmethod
@@ -44,6 +46,7 @@ class Platform:
             partners=PartnerDirectory(db, redis, keys, box),
             tokens=TokenService(settings.secret("jwt_key"), settings.jwt_issuer),
             catalog=default_catalog(),
+            methodologies=MethodologyRegistry(db, redis, keys),
             embedded_redis=embedded,
         )
 

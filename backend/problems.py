@@ -62,6 +62,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-partner": (404, "No such partner"),
     "unknown-key": (404, "No such key"),
     "too-many-keys": (409, "Two keys are active already: revoke one first"),
+    "invalid-methodology": (422, "The methodology version may not be published"),
+    "methodology-exists": (409, "A methodology version of this name exists"),
+    "methodology-not-found": (404, "No such methodology version"),
     # never for anything a client can send
     "invariant-violation": (500, "Internal error"),
     "internal": (500, "Internal error"),

@@ -1,7 +1,7 @@
 """Redis: the hot path. Either the configured server, or one the platform starts itself.
 
-Every key carries a hash tag (``{p_…}`` for a partner, ``{c_…}`` for a citizen) so that
-one partner's or one citizen's state lives on one shard of a Redis Cluster.
+Every key carries a hash tag (``{p_…}`` for a partner, ``{c_…}`` for a citizen, ``{s_…}`` for a
+settlement partition) so that one partner's or one citizen's state lives on one shard of a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -23,6 +23,14 @@ class Keys:
 
     def partner(self, partner_id: str) -> str:
         return f"{self.prefix}:{{p_{partner_id}}}:partner"
+
+    def stream(self, partition: int) -> str:
+        """The settlement stream of one partition of citizens."""
+        return f"{self.prefix}:{{s_{partition}}}:settle"
+
+    def rules_state(self, citizen_id: str) -> str:
+        """One citizen's anti-fraud rules state (citizen ids already read ``c_…``)."""
+        return f"{self.prefix}:{{{citizen_id}}}:rules"
 
 
 async def connect(settings: Settings, embedded: EmbeddedRedis | None = None) -> aioredis.Redis:

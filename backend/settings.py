@@ -60,6 +60,14 @@ class Settings(BaseSettings):
 
     workers: bool = True  # run background workers inside `tanhui serve`
 
+    # Settlement. Changing the number of partitions needs drained streams (docs/ARCHITECTURE.md).
+    settle_partitions: int = 8
+    settle_batch: int = 2000  # most actions settled in one transaction
+    settle_block_ms: int = 200  # how long a worker waits on an empty stream
+    lease_s: float = 15.0  # a partition's owner renews its lease every lease_s / 3
+    sweep_grace_s: float = 30.0  # an accepted action unsettled this long (and no backlog) is republished
+    sweep_interval_s: float = 5.0
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:

@@ -28,6 +28,7 @@ from points_engine.actions import (
     Trip,
     WasteSorting,
 )
+from points_engine.records import data_fields
 from points_engine.regions import SHANTOU_REGIONS
 
 # In precedence order: the first failing check wins.
@@ -212,7 +213,7 @@ def _text(data: Mapping[str, Any], name: str) -> str:
 
 def canonical_content(action: Action) -> dict[str, Any]:
     """The action's content as stored, occurred_at in UTC: what a retry must repeat exactly."""
-    data = {k: v for k, v in _data_fields(action.data).items() if v is not None}
+    data = data_fields(action.data)
     return {
         "user": action.user,
         "type": action.type,
@@ -232,7 +233,3 @@ def utc_text(at: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (the proof format's rendering; sub-seconds are kept when present)."""
     text = at.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
-
-
-def _data_fields(data: ActionData) -> dict[str, Any]:
-    return {name: getattr(data, name) for name in data.__slots__}

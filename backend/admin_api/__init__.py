@@ -1,1 +1,1 @@
-"""The administrators' API: partners and keys (more to come: methodologies, runs, merchants)."""
+"""The administrators' API: partners and keys, methodology versions (more to come: runs, merchants)."""

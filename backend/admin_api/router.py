@@ -6,11 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
+from backend.admin_api import methodologies
 from backend.admin_api import partners as service
-from backend.admin_api.schemas import KeyIssued, PartnerCreate, PartnerRead, WebhookSecret, WebhookSet
+from backend.admin_api.schemas import (
+    KeyIssued,
+    MethodologyRead,
+    PartnerCreate,
+    PartnerRead,
+    WebhookSecret,
+    WebhookSet,
+)
 from backend.auth.roles import bearer
 from backend.auth.tokens import Principal
 from backend.deps import PlatformDep
+from backend.methodologies import MethodologyDocument
 from backend.openapi import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -63,3 +72,29 @@ async def set_webhook(partner_id: str, body: WebhookSet, _: Admin, platform: Pla
     """Set or clear (`url: null`) the partner's webhook; a new signing secret is shown once."""
     secret = await service.set_webhook(platform, partner_id, body.url)
     return WebhookSecret(url=body.url, secret=secret)
+
+
+@router.get("/methodologies", responses=problem_responses(*AUTH, signed=False))
+async def list_methodologies(_: Admin, platform: PlatformDep) -> list[MethodologyRead]:
+    """Every methodology version, bundled and published, oldest first."""
+    entries = await methodologies.list_methodologies(platform)
+    return [MethodologyRead(**methodologies.summary(e)) for e in entries]
+
+
+@router.post(
+    "/methodologies",
+    status_code=201,
+    responses=problem_responses(
+        *AUTH, "invalid-request", "invalid-methodology", "methodology-exists", signed=False
+    ),
+)
+async def publish_methodology(
+    body: MethodologyDocument, admin: Admin, platform: PlatformDep
+) -> MethodologyRead:
+    """Publish a new methodology version (the JSON form of `versions/<version>.json`).
+
+    It must start more than 10 minutes from now and after the latest version, under a new name, and
+    price every key the latest prices. Versions are append-only: actions before its `effective_from`
+    keep the version they were priced with, and a settled outcome never changes."""
+    entry = await methodologies.publish_methodology(platform, body.as_json(), admin.sub)
+    return MethodologyRead(**methodologies.summary(entry))

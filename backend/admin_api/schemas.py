@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -43,3 +45,13 @@ class WebhookSet(BaseModel):
 class WebhookSecret(BaseModel):
     url: str | None
     secret: str | None = Field(description="signs the deliveries; shown once")
+
+
+class MethodologyRead(BaseModel):
+    version: str
+    effective_from: str = Field(description="ISO 8601 with its offset, as published")
+    source: Literal["bundled", "published"] = Field(
+        description="bundled with the code, or published since (admin API, CLI)"
+    )
+    published_at: str | None
+    published_by: str | None

@@ -3,5 +3,29 @@
 from backend.models.actions import AcceptedAction
 from backend.models.citizens import Binding, Citizen
 from backend.models.partners import Partner, PartnerKey
+from backend.models.settlement import (
+    LedgerBalance,
+    LedgerTransaction,
+    PublishedMethodology,
+    SettledOutcome,
+    SettlementCursor,
+    SettlementPartition,
+    SettlementWorker,
+    WebhookDelivery,
+)
 
-__all__ = ["AcceptedAction", "Binding", "Citizen", "Partner", "PartnerKey"]
+__all__ = [
+    "AcceptedAction",
+    "Binding",
+    "Citizen",
+    "LedgerBalance",
+    "LedgerTransaction",
+    "Partner",
+    "PartnerKey",
+    "PublishedMethodology",
+    "SettledOutcome",
+    "SettlementCursor",
+    "SettlementPartition",
+    "SettlementWorker",
+    "WebhookDelivery",
+]

@@ -2,13 +2,15 @@
 
 One transaction per batch: bound users are looked up once, new actions are inserted
 in one statement (ON CONFLICT DO NOTHING on (partner_id, event_id)), and the ids
-that already existed are told apart as retries (same content) or conflicts.
+that already existed are told apart as retries (same content) or conflicts. After the
+commit, the new ones go to the settlement streams (a lost publish is swept up later).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -19,6 +21,7 @@ from backend.db import Tx
 from backend.errors import BatchTooLarge, InvalidRequest, MalformedJson
 from backend.partner_api import repository as repo
 from backend.problems import problem
+from backend.settlement.publisher import publish
 from points_engine.actions import Action
 from points_engine.intake import (
     Permissions,
@@ -28,6 +31,7 @@ from points_engine.intake import (
     content_hash,
     validate_action,
 )
+from points_engine.records import Accepted
 from points_engine.regions import book_of
 
 
@@ -74,7 +78,7 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
     decided = [_validate(raw, signed.partner_id, perms, window) for raw in raw_items]
 
     async def use_case(tx: Tx) -> list[_Item]:
-        return await _record(tx, signed.partner_id, decided)
+        return await _record(platform, tx, signed.partner_id, decided)
 
     items = await platform.db.run(use_case)
     results = [item.as_result() for item in items]
@@ -102,7 +106,9 @@ def _has_nul(value: Any) -> bool:
     return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
-async def _record(tx: Tx, partner_id: str, decided: list[Action | Rejection]) -> list[_Item]:
+async def _record(
+    platform: Platform, tx: Tx, partner_id: str, decided: list[Action | Rejection]
+) -> list[_Item]:
     items = [_Item(i, d.event_id) for i, d in enumerate(decided)]
     users = {d.user for d in decided if isinstance(d, Action)}
     citizens = await repo.bound_citizens(tx.conn, partner_id, users)
@@ -110,6 +116,7 @@ async def _record(tx: Tx, partner_id: str, decided: list[Action | Rejection]) ->
     candidates: dict[str, tuple[_Item, str]] = {}  # first occurrence of each event id in this batch
     repeats: list[tuple[_Item, str]] = []  # later occurrences, judged against the first
     rows: list[dict[str, Any]] = []
+    firsts: list[Accepted] = []
     for item, d in zip(items, decided, strict=True):
         if isinstance(d, Rejection):
             item.rejection = d
@@ -131,8 +138,13 @@ async def _record(tx: Tx, partner_id: str, decided: list[Action | Rejection]) ->
             continue
         candidates[d.event_id] = (item, digest)
         rows.append(_row(d, bound[0], digest, tx.started_at))
+        firsts.append(Accepted(bound[0], d))
 
     inserted = await repo.insert_new_actions(tx.conn, rows)
+    fresh = [a for a in firsts if a.action.event_id in inserted]
+    if fresh:
+        partitions = platform.settings.settle_partitions
+        tx.after_commit(partial(publish, platform.redis, platform.keys, partitions, fresh))
     existing = await repo.content_hashes(tx.conn, partner_id, candidates.keys() - inserted)
     for event_id, (item, digest) in candidates.items():
         if event_id in inserted:

@@ -35,6 +35,7 @@ from backend.partner_api.schemas import (
     WebhookRead,
     WebhookUpdate,
 )
+from backend.settlement import repository as settlement_repo
 from points_engine.intake import EVENT_ID, Rejection, Window, validate_body
 from points_engine.methodologies import assess
 
@@ -89,6 +90,18 @@ async def action_outcome(platform: Platform, partner_id: str, event_id: str) -> 
     if not EVENT_ID.fullmatch(event_id):  # never accepted (and U+0000 would fail the query)
         raise ActionNotFound(f"no action {event_id!r} was accepted from partner {partner_id!r}")
     async with platform.db.read() as conn:
+        settled = await settlement_repo.outcome_row(conn, partner_id, event_id)
+        if settled is not None:
+            return OutcomeRead(
+                event_id=event_id,
+                status=settled.status,
+                citizen_id=settled.citizen_id,
+                reduction_g=settled.reduction_g,
+                points=settled.points,
+                methodology=settled.methodology,
+                book=settled.book,
+                reasons=settled.reasons.split(),
+            )
         row = await repo.accepted_action(conn, partner_id, event_id)
     if row is None:
         raise ActionNotFound(f"no action {event_id!r} was accepted from partner {partner_id!r}")
@@ -133,7 +146,7 @@ async def quote(platform: Platform, signed: SignedRequest) -> QuoteRead:
     body = validate_body(raw, signed.partner.permissions, window)
     if isinstance(body, Rejection):
         raise _rejection_error(body)
-    assessment = assess(body, platform.catalog)
+    assessment = assess(body, await platform.methodologies.catalog())
     return QuoteRead(
         reduction_g=assessment.reduction_g, points=assessment.points, methodology=assessment.methodology
     )

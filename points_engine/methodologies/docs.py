@@ -36,10 +36,38 @@ the action displaced (baseline) minus the emissions of the action itself (projec
 Factors are data: `points_engine/methodologies/versions/<version>.json`.
 """
 
+PUBLISHING = """\
+## Publishing a new version
+
+A new version is a JSON document of the same shape as `versions/2026.1.json`. An administrator
+publishes it with the CLI or the admin API:
+
+    tanhui methodology publish 2027.1.json      # --json for scripts; --by names the publisher
+    tanhui methodology list                     # every version, bundled or published
+
+    POST /v1/admin/methodologies                # bearer token of role admin; the document as body
+    GET  /v1/admin/methodologies                # version, effective_from, source, published_at/by
+
+Anyone may read them, without a token: `GET /v1/methodologies` lists every version and
+`GET /v1/methodologies/{version}` answers its document, every factor with its source.
+
+- **A future effective date.** `effective_from` is after the latest version's and more than
+  10 minutes after the moment of publishing: partners may report an action up to 300 s ahead, and
+  no action already accepted may change its price.
+- **Append-only.** A version has a new name (`YYYY.N`), prices every key the latest version prices
+  (it may add keys), and is never changed or withdrawn once published: a correction is a new
+  version. A refused document stores nothing (`invalid-methodology`, `methodology-exists`).
+- **Outcomes never change.** Every action is priced by the version in force at its `occurred_at`,
+  the same way by settlement and by the quote endpoint, and its outcome names that version. Every
+  process uses a new version from its next request (a generation token in Redis says when to reload).
+
+This page lists the bundled versions; the published ones are at `GET /v1/methodologies`.
+"""
+
 
 def render(catalog: Catalog) -> str:
-    """The whole page: the intro, then each version, newest first."""
-    sections = [INTRO, *(render_version(version) for version in reversed(catalog.versions))]
+    """The whole page: the intro, how to publish a version, then each version, newest first."""
+    sections = [INTRO, PUBLISHING, *(render_version(version) for version in reversed(catalog.versions))]
     return "\n".join(sections)
 
 

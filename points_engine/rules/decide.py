@@ -79,12 +79,4 @@ def _points(credited_g: int, assessment: Assessment) -> int:
 
 
 def _rejected(reason: str, assessment: Assessment) -> Outcome:
-    return Outcome(
-        status="rejected",
-        reduction_g=0,
-        points=0,
-        reasons=(reason,),
-        flagged=False,
-        methodology=assessment.methodology,
-        book=assessment.book,
-    )
+    return Outcome.rejected(reason, assessment.methodology, assessment.book)

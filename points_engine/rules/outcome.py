@@ -24,3 +24,8 @@ class Outcome:
     flagged: bool
     methodology: str
     book: Book
+
+    @classmethod
+    def rejected(cls, reason: str, methodology: str, book: Book) -> Outcome:
+        """Nothing credited, for one reason."""
+        return cls("rejected", 0, 0, (reason,), False, methodology, book)

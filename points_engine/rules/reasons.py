@@ -15,6 +15,7 @@ class Reason:
     description: str
 
 
+NO_METHODOLOGY = "no-methodology"
 TOO_SHORT = "too-short"
 IMPLAUSIBLE_DISTANCE = "implausible-distance"
 IMPLAUSIBLE_SPEED = "implausible-speed"
@@ -28,6 +29,7 @@ CAP_DAILY_REDUCTION = "cap-daily-reduction"
 REPETITION_REVIEW = "repetition-review"
 
 REASONS: tuple[Reason, ...] = (
+    Reason(NO_METHODOLOGY, "rejected: no methodology version was in force when the action occurred"),
     Reason(TOO_SHORT, "rejected: the trip lasted less than the minimum duration"),
     Reason(IMPLAUSIBLE_DISTANCE, "rejected: the trip is longer than the maximum distance of its mode"),
     Reason(IMPLAUSIBLE_SPEED, "rejected: the trip's average speed is above the maximum of its mode"),

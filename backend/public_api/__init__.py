@@ -1,0 +1,1 @@
+"""The public API: read-only, no authentication (transparency for citizens and auditors)."""

@@ -1,0 +1,40 @@
+"""``tanhui worker``: settlement (and webhook delivery) as a process of its own, until SIGTERM.
+
+It does not migrate: `tanhui migrate` (or `tanhui serve`) brings the database to the schema first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from backend.context import Platform
+from backend.settings import Settings
+from backend.settlement.worker import Service, Worker
+
+
+def background_services() -> tuple[Service, ...]:
+    """The loops a worker runs beside settlement."""
+    try:
+        from backend.webhooks.dispatcher import run_dispatcher
+    except ImportError:  # pragma: no cover - until webhook delivery lands
+        return ()
+    return (run_dispatcher,)
+
+
+def run_worker(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        platform = await Platform.open(settings)
+        try:
+            await Worker(platform, services=background_services()).run(stop)
+        finally:
+            await platform.close()
+
+    asyncio.run(main())

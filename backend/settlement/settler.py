@@ -1,0 +1,204 @@
+"""Settling one partition's stream while holding its lease.
+
+Order matters: one citizen's actions are decided in stream order, by the one owner of the
+partition. A batch is committed (outcomes, ledger, outbox, fenced by the lease epoch) before its
+rules states go to Redis and before its entries are acknowledged, so a crash at any instant
+leaves either nothing or a committed batch whose entries come back: those are settled again in
+"suspect" mode, which skips what already has an outcome and rebuilds the states from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from redis.exceptions import ResponseError
+from sqlalchemy.exc import IntegrityError
+
+from backend.context import Platform
+from backend.settlement import repository as repo
+from backend.settlement.publisher import SWEEP
+from backend.settlement.rules_store import RulesStore
+from points_engine.records import Accepted, from_record
+from points_engine.rules import CitizenState, Policy
+from points_engine.settlement import Settlement, replay, settle
+
+log = logging.getLogger(__name__)
+
+GROUP = b"settlers"
+_READ_ENTRIES = 64  # stream entries per read; each holds one intake batch's actions of the partition
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    partition: int
+    epoch: int
+    worker: str
+
+
+@dataclass(slots=True)
+class Entry:
+    entry_id: bytes
+    items: list[Accepted]
+    suspect: bool  # may hold actions that already have an outcome
+
+
+class PartitionSettler:
+    def __init__(self, platform: Platform, lease: Lease, policy: Policy | None = None) -> None:
+        self.platform = platform
+        self.lease = lease
+        self.policy = policy or Policy.default()
+        self.stream = platform.keys.stream(lease.partition)
+        self.consumer = lease.worker.encode()
+        self.rules = RulesStore(platform.redis, platform.keys)
+        self._dirty: set[str] = set()  # citizens whose Redis state may lag the database
+        self.settled = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Settle until ``stop`` is set; raises LeaseLost when another worker took the partition."""
+        await self._ensure_group()
+        await self._recover()
+        block = self.platform.settings.settle_block_ms
+        while not stop.is_set():
+            try:
+                reply = await self.platform.redis.xreadgroup(
+                    GROUP, self.consumer, {self.stream: ">"}, count=_READ_ENTRIES, block=block
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                await self._ensure_group()  # Redis lost the stream: the sweeper republishes
+                continue
+            entries = [
+                self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows
+            ]
+            if entries:
+                await self.settle_entries(entries)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.platform.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _recover(self) -> None:
+        """Take over every entry delivered to an earlier owner and not acknowledged, and settle
+        them first, in stream order, as suspects."""
+        redis = self.platform.redis
+        start: Any = b"0-0"
+        while True:
+            reply = await redis.xautoclaim(self.stream, GROUP, self.consumer, 0, start_id=start, count=500)
+            start = reply[0]
+            if start in (b"0-0", "0-0"):
+                break
+        while True:
+            reply = await redis.xreadgroup(GROUP, self.consumer, {self.stream: "0"}, count=_READ_ENTRIES)
+            rows = [row for _, stream_rows in reply or () for row in stream_rows]
+            if not rows:
+                return
+            await self.settle_entries([self._entry(eid, fields, suspect=True) for eid, fields in rows])
+
+    def _entry(self, entry_id: bytes, fields: dict[bytes, bytes] | None, suspect: bool) -> Entry:
+        if not fields:  # deleted while pending: nothing to settle, only to acknowledge
+            return Entry(entry_id, [], suspect)
+        try:
+            items = [from_record(r) for r in orjson.loads(fields[b"a"])]
+        except Exception:  # written by us, so never expected; kept out of the way, not retried forever
+            log.exception("unreadable settlement entry %r on %s", entry_id, self.stream)
+            items = []
+        return Entry(entry_id, items, suspect or fields.get(b"o") == SWEEP)
+
+    async def settle_entries(self, entries: Sequence[Entry]) -> None:
+        """Settle the actions of ``entries`` in order, then acknowledge and delete the entries."""
+        size = self.platform.settings.settle_batch
+        chunk: list[Accepted] = []
+        suspect = False
+        for entry in entries:
+            if chunk and (len(chunk) + len(entry.items) > size or entry.suspect != suspect):
+                await self.settle_batch(chunk, suspect)
+                chunk = []
+            chunk.extend(entry.items)
+            suspect = entry.suspect
+        if chunk:
+            await self.settle_batch(chunk, suspect)
+        ids = [e.entry_id for e in entries]
+        async with self.platform.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self.stream, GROUP, *ids)
+            pipe.xdel(self.stream, *ids)
+            await pipe.execute()
+
+    async def settle_batch(self, items: list[Accepted], suspect: bool) -> list[Settlement]:
+        """Settle one batch in one transaction; the settlements written."""
+        items = _first_occurrences(items)
+        if suspect:
+            async with self.platform.db.read() as conn:
+                done = await repo.settled_keys(conn, [i.key for i in items])
+            items = [i for i in items if i.key not in done]
+        if not items:
+            return []
+        citizens = list(dict.fromkeys(i.citizen_id for i in items))
+        states = await self._states(citizens, rebuild_all=suspect)
+        catalog = await self.platform.methodologies.catalog()
+        settled, new_states = settle(items, states, catalog, self.policy)
+        hooks = await self._webhook_partners({i.action.partner_id for i in items})
+        try:
+            await self._write(settled, hooks)
+        except IntegrityError:
+            if suspect:
+                raise
+            # Someone settled part of this batch already (a sweep and an entry raced): start over.
+            log.warning("partition %s: batch overlaps settled actions; resettling", self.lease.partition)
+            return await self.settle_batch(items, suspect=True)
+        try:
+            await self.rules.store(new_states, self.lease.epoch)
+            self._dirty.difference_update(new_states)
+        except Exception:
+            self._dirty.update(new_states)  # the database has them: rebuild these when next seen
+            log.exception("partition %s: rules states not stored", self.lease.partition)
+        self.settled += len(settled)
+        return settled
+
+    async def _states(self, citizens: list[str], rebuild_all: bool) -> dict[str, CitizenState]:
+        trusted = {} if rebuild_all else await self.rules.load(citizens, self.lease.epoch)
+        for citizen in self._dirty.intersection(trusted):
+            del trusted[citizen]
+        missing = [c for c in citizens if c not in trusted]
+        if missing:
+            keep = timedelta(seconds=self.policy.retention_s) + timedelta(days=1)
+            async with self.platform.db.read() as conn:
+                histories = await repo.history(conn, missing, keep)
+            for citizen in missing:
+                trusted[citizen] = replay(histories.get(citizen, ()), self.policy)
+        return trusted
+
+    async def _write(self, settled: list[Settlement], hooks: frozenset[str]) -> None:
+        lease = self.lease
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.platform.settings.lease_s)
+        async with self.platform.db.transaction() as tx:
+            first = await repo.fence(tx.conn, lease.partition, lease.worker, lease.epoch, len(settled), until)
+            await repo.write(tx.conn, lease.partition, first, settled, now, hooks)
+
+    async def _webhook_partners(self, partner_ids: set[str]) -> frozenset[str]:
+        hooked = set()
+        for partner_id in partner_ids:
+            record = await self.platform.partners.lookup(partner_id)
+            if record is not None and record.webhook_url:
+                hooked.add(partner_id)
+        return frozenset(hooked)
+
+
+def _first_occurrences(items: list[Accepted]) -> list[Accepted]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for item in items:
+        if item.key not in seen:
+            seen.add(item.key)
+            unique.append(item)
+    return unique

@@ -1,0 +1,154 @@
+"""A settlement worker: leases a fair share of the partitions and settles their streams.
+
+Workers share the partitions through leases in the database (``settlement_partitions``): each
+renews its own every ``lease_s / 3`` and takes free or expired ones up to ``ceil(partitions /
+live workers)``, giving back any above that share. A worker that dies (kill -9) stops renewing;
+after ``lease_s`` another takes its partitions with a new epoch, reclaims its unacknowledged
+entries, and settles them again to the identical result. The owner of partition 0 also sweeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+
+from backend.context import Platform
+from backend.settlement import repository as repo
+from backend.settlement.settler import Lease, PartitionSettler
+from backend.settlement.sweeper import sweep
+
+log = logging.getLogger(__name__)
+
+Service = Callable[[Platform, asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class _Held:
+    lease: Lease
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+@dataclass
+class Worker:
+    platform: Platform
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    )
+    services: tuple[Service, ...] = ()  # more loops to run beside settlement (webhook delivery)
+    held: dict[int, _Held] = field(default_factory=dict)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.platform.settings
+        async with self.platform.db.transaction() as tx:
+            await repo.ensure_partitions(tx.conn, settings.settle_partitions)
+        loops = [("sweeper", self._sweep), *((s.__name__, partial(s, self.platform)) for s in self.services)]
+        extra = [asyncio.create_task(self._guard(name, loop, stop)) for name, loop in loops]
+        try:
+            while not stop.is_set():
+                try:
+                    await self.balance()
+                except Exception:
+                    log.exception("worker %s: lease round failed", self.worker_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.lease_s / 3)
+        finally:
+            await self._shutdown(extra)
+
+    async def balance(self) -> None:
+        """One lease round: heartbeat, renew, give back above the fair share, take up to it."""
+        settings, db = self.platform.settings, self.platform.db
+        now = datetime.now(UTC)
+        partitions = settings.settle_partitions
+        for partition in [p for p, held in self.held.items() if held.task.done()]:
+            await self._drop(partition, release=True)  # stopped on an error: retaken with a new epoch
+        async with db.transaction() as tx:
+            live = await repo.heartbeat(tx.conn, self.worker_id, now, dead_after_s=settings.lease_s)
+            lost = [
+                partition
+                for partition, held in self.held.items()
+                if not await repo.renew(
+                    tx.conn, partition, self.worker_id, held.lease.epoch, now, settings.lease_s
+                )
+            ]
+        for partition in lost:
+            log.warning("worker %s lost partition %d", self.worker_id, partition)
+            await self._drop(partition, release=False)
+        share = math.ceil(partitions / max(live, 1))
+        for partition in sorted(self.held, reverse=True)[: max(len(self.held) - share, 0)]:
+            await self._drop(partition, release=True)
+        start = int(uuid.uuid5(uuid.NAMESPACE_OID, self.worker_id).int % partitions)
+        wanted = [(start + i) % partitions for i in range(partitions)]
+        wanted = [p for p in wanted if p not in self.held][: max(share - len(self.held), 0)]
+        if not wanted:
+            return
+        async with db.transaction() as tx:
+            taken = [
+                (partition, epoch)
+                for partition in wanted
+                if (epoch := await repo.acquire(tx.conn, partition, self.worker_id, now, settings.lease_s))
+                is not None
+            ]
+        for partition, epoch in taken:
+            self._start(Lease(partition, epoch, self.worker_id))
+
+    def _start(self, lease: Lease) -> None:
+        stop = asyncio.Event()
+        settler = PartitionSettler(self.platform, lease)
+        task = asyncio.create_task(settler.run(stop), name=f"settle-{lease.partition}")
+        self.held[lease.partition] = _Held(lease, stop, task)
+        log.info("worker %s settles partition %d (epoch %d)", self.worker_id, lease.partition, lease.epoch)
+
+    async def _drop(self, partition: int, release: bool) -> None:
+        held = self.held.pop(partition)
+        held.stop.set()
+        try:
+            await asyncio.wait_for(held.task, timeout=30)
+        except Exception:
+            log.exception("partition %d stopped with an error", partition)
+        if release:
+            async with self.platform.db.transaction() as tx:
+                await repo.release(tx.conn, partition, self.worker_id, held.lease.epoch)
+
+    def owns(self, partition: int) -> bool:
+        held = self.held.get(partition)
+        return held is not None and not held.task.done()
+
+    async def _guard(
+        self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            try:
+                await loop(stop)
+                return
+            except Exception:
+                log.exception("worker %s: %s failed; restarting it", self.worker_id, name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
+        interval = self.platform.settings.sweep_interval_s
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if self.owns(0) and not stop.is_set():
+                await sweep(self.platform)
+
+    async def _shutdown(self, extra: list[asyncio.Task[None]]) -> None:
+        for partition in list(self.held):
+            await self._drop(partition, release=True)
+        for task in extra:
+            task.cancel()
+        await asyncio.gather(*extra, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            async with self.platform.db.transaction() as tx:
+                await repo.leave(tx.conn, self.worker_id)
