@@ -6,6 +6,7 @@ SQLite, the embedded default, executemany.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -219,13 +220,31 @@ async def copy_rows(
     conn: AsyncConnection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """PostgreSQL ``COPY … FROM STDIN`` on the transaction's own connection: the cheapest bulk
-    insert there is (performance.md), all or nothing with the rest of the transaction."""
+    insert there is (performance.md), all or nothing with the rest of the transaction. Rows are
+    rendered to COPY's text format in one string (psycopg's per-row writer costs ~10 µs a row)."""
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection  # psycopg.AsyncConnection
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     async with driver.cursor() as cur, cur.copy(statement) as copy:
-        for row in rows:
-            await copy.write_row(row)
+        await copy.write("".join("\t".join(map(_copy_text, row)) + "\n" for row in rows))
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    if _COPY_SPECIAL.search(text):  # ids and codes never hold these; escaped all the same
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 _PG_ADD_BALANCES = text(

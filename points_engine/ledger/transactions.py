@@ -55,6 +55,7 @@ FOLLOWS: Mapping[TxKind, frozenset[TxKind]] = {
 
 TX_ID = re.compile(r"tx_[0-9a-f]{32}")
 MAX_KEY_LENGTH = 256
+_WHITESPACE = re.compile(r"\s")  # str.isspace's set, searched in C
 
 
 def tx_id_for(kind: TxKind, cause: str) -> str:
@@ -69,7 +70,7 @@ def is_key(value: object) -> bool:
         isinstance(value, str)
         and 0 < len(value) <= MAX_KEY_LENGTH
         and value.isprintable()
-        and not any(ch.isspace() for ch in value)
+        and _WHITESPACE.search(value) is None
     )
 
 
