@@ -31,5 +31,13 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## End to end on PostgreSQL + Redis (a fresh tanhui_bench_* database; the one named is not written to).
+## JSON in var/bench/latest.json. Options: make bench BENCH_ARGS="--batches 50 --workers 2".
+BENCH_DATABASE_URL ?= $(or $(TANHUI_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test)
+BENCH_REDIS_URL ?= $(or $(TANHUI_REDIS_URL),redis://127.0.0.1:6379/0)
+bench: install
+	TANHUI_DATABASE_URL="$(BENCH_DATABASE_URL)" TANHUI_REDIS_URL="$(BENCH_REDIS_URL)" \
+		$(BIN)/tanhui bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -114,6 +114,47 @@ def demo(
 
 
 @app.command()
+def bench(
+    batches: Annotated[int, typer.Option(help="Signed batches sent through intake.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Actions per batch (at most 1,000).")] = 1000,
+    clients: Annotated[int, typer.Option(help="Client processes sending the load.")] = 2,
+    connections: Annotated[int, typer.Option(help="Concurrent batch requests per client.")] = 2,
+    rate: Annotated[float, typer.Option(help="Single-action requests per second (open loop).")] = 1000.0,
+    single_seconds: Annotated[float, typer.Option(help="Seconds of the single-action phase.")] = 20.0,
+    workers: Annotated[
+        str, typer.Option(help="`tanhui worker` processes (a number), or 'inprocess' (inside serve).")
+    ] = "1",
+    api: Annotated[int, typer.Option(help="`tanhui serve` processes, one port each.")] = 1,
+    settle_timeout: Annotated[float, typer.Option(help="Seconds to wait for settlement at most.")] = 300.0,
+    keep_db: Annotated[bool, typer.Option(help="Keep the bench database and Redis keys.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="JSON to write (default var/bench/bench-<time>.json, latest.json).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 1,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse generated actions and bound users (var/bench/cache, a template db).")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """End-to-end benchmark on TANHUI_DATABASE_URL's server (a fresh database) and TANHUI_REDIS_URL:
+    intake actions/s, settled actions/s, single-action accept latency, peak RSS, reconciled counts."""
+    from backend.bench import BenchError, BenchOptions, execute
+    from backend.bench.report import summary
+
+    try:
+        options = BenchOptions(
+            batches=batches, batch_size=batch_size, clients=clients, connections=connections, rate=rate,
+            single_seconds=single_seconds, workers=workers, api=api, settle_timeout=settle_timeout,
+            keep_db=keep_db, out=out, seed=seed, cache=cache,
+        )  # fmt: skip
+        result = execute(options, console)
+    except BenchError as exc:
+        console.print(f"[red]error[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    _emit(result, as_json, summary(result))
+
+
+@app.command()
 def token(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
     sub: Annotated[str, typer.Option(help="Who the token is for (operator name, merchant id, citizen id).")],

@@ -37,6 +37,9 @@ async def connect(settings: Settings, embedded: EmbeddedRedis | None = None) -> 
     url = settings.redis_url or (embedded.url if embedded else "")
     if not url:
         raise RuntimeError("no Redis: set TANHUI_REDIS_URL or start the embedded server")
-    client: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=False)
+    # A blocking pool: under a burst, a request waits (up to 5 s) for a free connection instead of
+    # failing with "Too many connections" (a 500) when the pool's 100 connections are all busy.
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=5)
+    client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
     await client.ping()
     return client

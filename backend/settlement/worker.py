@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from backend.context import Platform
+from backend.db import Tx
 from backend.settlement import repository as repo
 from backend.settlement.settler import Lease, PartitionSettler
 from backend.settlement.sweeper import sweep
@@ -71,15 +72,24 @@ class Worker:
         partitions = settings.settle_partitions
         for partition in [p for p, held in self.held.items() if held.task.done()]:
             await self._drop(partition, release=True)  # stopped on an error: retaken with a new epoch
-        async with db.transaction() as tx:
+
+        async def renew_all(tx: Tx) -> tuple[int, list[int]]:
             live = await repo.heartbeat(tx.conn, self.worker_id, now, dead_after_s=settings.lease_s)
             lost = [
                 partition
-                for partition, held in self.held.items()
+                for partition in sorted(self.held)  # one lock order for every worker: no deadlock
                 if not await repo.renew(
-                    tx.conn, partition, self.worker_id, held.lease.epoch, now, settings.lease_s
+                    tx.conn,
+                    partition,
+                    self.worker_id,
+                    self.held[partition].lease.epoch,
+                    now,
+                    settings.lease_s,
                 )
             ]
+            return live, lost
+
+        live, lost = await db.run(renew_all)
         for partition in lost:
             log.warning("worker %s lost partition %d", self.worker_id, partition)
             await self._drop(partition, release=False)
@@ -87,19 +97,19 @@ class Worker:
         for partition in sorted(self.held, reverse=True)[: max(len(self.held) - share, 0)]:
             await self._drop(partition, release=True)
         start = int(uuid.uuid5(uuid.NAMESPACE_OID, self.worker_id).int % partitions)
-        wanted = [(start + i) % partitions for i in range(partitions)]
-        wanted = [p for p in wanted if p not in self.held][: max(share - len(self.held), 0)]
-        if not wanted:
-            return
-        async with db.transaction() as tx:
-            taken = [
-                (partition, epoch)
-                for partition in wanted
-                if (epoch := await repo.acquire(tx.conn, partition, self.worker_id, now, settings.lease_s))
-                is not None
-            ]
-        for partition, epoch in taken:
-            self._start(Lease(partition, epoch, self.worker_id))
+        for partition in ((start + i) % partitions for i in range(partitions)):
+            if len(self.held) >= share:
+                break
+            if partition not in self.held:
+                # One row per transaction: taking several at once could deadlock with a worker
+                # taking them in another order.
+                epoch = await db.run(partial(self._acquire, partition, now))
+                if epoch is not None:
+                    self._start(Lease(partition, epoch, self.worker_id))
+
+    async def _acquire(self, partition: int, now: datetime, tx: Tx) -> int | None:
+        lease_s = self.platform.settings.lease_s
+        return await repo.acquire(tx.conn, partition, self.worker_id, now, lease_s)
 
     def _start(self, lease: Lease) -> None:
         stop = asyncio.Event()

@@ -1,0 +1,42 @@
+"""The few lines a person reads after `make bench`; the JSON holds the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:,.1f}{unit}"
+
+
+def _met(target: dict[str, Any]) -> str:
+    return {True: "[green]met[/green]", False: "[red]not met[/red]", None: "[yellow]n/a[/yellow]"}[
+        target.get("met")
+    ]
+
+
+def summary(result: dict[str, Any]) -> str:
+    """Intake, settlement, single-action latency, memory and reconciliation, one line each."""
+    intake, settle = result.get("intake") or {}, result.get("settlement") or {}
+    single, memory = result.get("single") or {}, result.get("memory") or {}
+    check, targets = result.get("reconcile") or {}, result.get("targets") or {}
+    latency = single.get("latency_ms") or {}
+    batch_p99 = (intake.get("batch_latency_ms") or {}).get("p99")
+    settled = "settled" if settle.get("settled") else f"NOT settled ({settle.get('reason')})"
+    peaks = ", ".join(f"{name} {_num(mb, ' MB')}" for name, mb in (memory.get("peak_rss_mb") or {}).items())
+    mismatches = "; ".join(check.get("mismatches", []))
+    lines = [
+        f"intake      {intake.get('accepted', 0):,} accepted in {_num(intake.get('seconds'), ' s')}: "
+        f"{_num(intake.get('actions_per_s'))} actions/s "
+        f"(rejected {intake.get('rejected', 0):,}, batch p99 {_num(batch_p99, ' ms')})",
+        f"settlement  {settled}: {_num(settle.get('actions_per_s'))} actions/s end to end "
+        f"{_met(targets.get('settled_actions_per_s', {}))}",
+        f"single      {_num(single.get('achieved_rate'))} req/s: p50 {_num(latency.get('p50'), ' ms')}, "
+        f"p99 {_num(latency.get('p99'), ' ms')}, max {_num(latency.get('max'), ' ms')} "
+        f"{_met(targets.get('single_accept_p99_ms', {}))}",
+        f"memory      peak {peaks or 'n/a'}; flat {memory.get('flat')} "
+        f"{_met(targets.get('memory_flat', {}))}",
+        f"reconcile   {'ok' if check.get('ok') else 'MISMATCH: ' + mismatches}",
+        f"written to  {', '.join(result.get('written_to', []))}",
+    ]
+    return "\n".join(lines)
