@@ -7,12 +7,13 @@ names the rejection. Pure: the caller passes the clock and the partner's permiss
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from points_engine.actions import (
     ACTION_TYPES,
@@ -223,10 +224,12 @@ def canonical_content(action: Action) -> dict[str, Any]:
     }
 
 
-def content_hash(action: Action) -> str:
-    """SHA-256 of the canonical content: tells a retry (same hash) from a conflict."""
-    text = json.dumps(canonical_content(action), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+def content_hash(action: Action, content: dict[str, Any] | None = None) -> str:
+    """SHA-256 of the canonical content (``content``, when the caller has it already): tells a
+    retry (same hash) from a conflict. The bytes are those of ``json.dumps(content, sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False)``, produced by orjson (a tested equivalence)."""
+    content = canonical_content(action) if content is None else content
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def utc_text(at: datetime) -> str:

@@ -75,7 +75,9 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
         max_future=timedelta(seconds=settings.max_action_future_s),
     )
     perms = signed.partner.permissions
-    decided = [_validate(raw, signed.partner_id, perms, window) for raw in raw_items]
+    # JSON can only carry U+0000 escaped, so a body without that escape needs no per-item search.
+    may_hold_nul = b"\\u0000" in signed.body
+    decided = [_validate(raw, signed.partner_id, perms, window, may_hold_nul) for raw in raw_items]
 
     async def use_case(tx: Tx) -> list[_Item]:
         return await _record(platform, tx, signed.partner_id, decided)
@@ -91,9 +93,13 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
     }
 
 
-def _validate(raw: Any, partner_id: str, perms: Permissions, window: Window) -> Action | Rejection:
+def _validate(
+    raw: Any, partner_id: str, perms: Permissions, window: Window, may_hold_nul: bool
+) -> Action | Rejection:
     decided = validate_action(raw, partner_id, perms, window)
-    if _has_nul(raw):  # PostgreSQL cannot store U+0000: a client must not be able to cause a 500
+    if may_hold_nul and _has_nul(
+        raw
+    ):  # PostgreSQL cannot store U+0000: a client must not be able to cause a 500
         return Rejection("invalid-action", "strings must not contain U+0000", decided.event_id)
     return decided
 
@@ -132,12 +138,13 @@ async def _record(
                 "consent-withdrawn", "the citizen withdrew consent for this partner", d.event_id
             )
             continue
-        digest = content_hash(d)
+        content = canonical_content(d)
+        digest = content_hash(d, content)
         if d.event_id in candidates:
             repeats.append((item, digest))
             continue
         candidates[d.event_id] = (item, digest)
-        rows.append(_row(d, bound[0], digest, tx.started_at))
+        rows.append(_row(d, content, bound[0], digest, tx.started_at))
         firsts.append(Accepted(bound[0], d))
 
     inserted = await repo.insert_new_actions(tx.conn, rows)
@@ -165,8 +172,9 @@ def _judge_repeat(item: _Item, digest: str, first_digest: str) -> None:
         )
 
 
-def _row(action: Action, citizen_id: str, digest: str, now: datetime) -> dict[str, Any]:
-    content = canonical_content(action)
+def _row(
+    action: Action, content: dict[str, Any], citizen_id: str, digest: str, now: datetime
+) -> dict[str, Any]:
     return {
         "partner_id": action.partner_id,
         "event_id": action.event_id,
