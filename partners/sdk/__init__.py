@@ -33,7 +33,10 @@ Implements partner API contract v1 and depends on nothing but the standard libra
   answers `duplicate` for what it already accepted), a fresh timestamp, nonce and signature, and
   exponential backoff with full jitter, honouring `Retry-After`. Other errors raise `ApiError`.
 - `verify_webhook` checks a settlement callback the platform POSTs to the partner.
+- `verify_proof` checks offline that an action is inside a certification run (`tanhui-verify` CLI).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .aio import AsyncTanhuiClient
 from .client import TanhuiClient
@@ -41,6 +44,9 @@ from .errors import ApiError, WebhookVerificationError
 from .models import BatchResult, Binding, CitizenToken, ItemResult, Outcome, Quote, WebhookRegistration
 from .signing import Credentials, authorization_header, canonical_request, sign
 from .webhooks import verify_webhook
+
+if TYPE_CHECKING:
+    from .proofs import ProofError, VerifiedLeaf, verify_proof
 
 __all__ = [
     "ApiError",
@@ -51,12 +57,25 @@ __all__ = [
     "Credentials",
     "ItemResult",
     "Outcome",
+    "ProofError",
     "Quote",
     "TanhuiClient",
+    "VerifiedLeaf",
     "WebhookRegistration",
     "WebhookVerificationError",
     "authorization_header",
     "canonical_request",
     "sign",
+    "verify_proof",
     "verify_webhook",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The proof verifier loads on first use, so that `python -m partners.sdk.proofs` does not find
+    # it already imported by this package (runpy would warn) and the client stays light.
+    if name in ("ProofError", "VerifiedLeaf", "verify_proof"):
+        from . import proofs
+
+        return getattr(proofs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
