@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 
 from backend import openapi, problems
 from backend.admin_api.router import router as admin_router
+from backend.audit_api.router import router as audit_router
 from backend.context import Platform
 from backend.partner_api.router import router as partner_router
 from backend.partner_api.schemas import (
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     openapi.install(app, [ActionBatch, ActionBodyIn, BindingCreate, CitizenTokenCreate, WebhookUpdate])
     app.include_router(partner_router)
     app.include_router(admin_router)
+    app.include_router(audit_router)
     app.include_router(public_methodologies)
 
     @app.middleware("http")

@@ -12,9 +12,12 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from backend import audit
 from backend.admin_api import methodologies as methodology_admin
 from backend.admin_api import partners as partner_admin
+from backend.audit_api.schemas import AuditEntryRead
 from backend.auth.tokens import ROLES, TokenService
 from backend.context import Platform
 from backend.errors import AppError, InvalidMethodology
@@ -26,6 +29,8 @@ partner_app = typer.Typer(help="Partners and their keys.", no_args_is_help=True)
 app.add_typer(partner_app, name="partner")
 methodology_app = typer.Typer(help="Methodology versions: list, publish.", no_args_is_help=True)
 app.add_typer(methodology_app, name="methodology")
+audit_app = typer.Typer(help="The audit log: read it, verify its hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -182,7 +187,9 @@ def partner_create(
 ) -> None:
     """Create a partner and its first key; the secret is printed once."""
     issued = _with_platform(
-        lambda p: partner_admin.create_partner(p, partner_id, _split(types), _split(regions), name)
+        lambda p: partner_admin.create_partner(
+            p, partner_id, _split(types), _split(regions), name, actor=_operator()
+        )
     )
     _emit(
         issued.as_dict(),
@@ -206,7 +213,7 @@ def partner_list(as_json: JsonOpt = False) -> None:
 @partner_app.command("rotate-key")
 def partner_rotate_key(partner_id: str, as_json: JsonOpt = False) -> None:
     """Issue the partner's next key; the current one stays valid until revoked."""
-    issued = _with_platform(lambda p: partner_admin.rotate_key(p, partner_id))
+    issued = _with_platform(lambda p: partner_admin.rotate_key(p, partner_id, actor=_operator()))
     _emit(
         issued.as_dict(),
         as_json,
@@ -217,7 +224,7 @@ def partner_rotate_key(partner_id: str, as_json: JsonOpt = False) -> None:
 @partner_app.command("revoke-key")
 def partner_revoke_key(partner_id: str, key_id: str, as_json: JsonOpt = False) -> None:
     """Revoke a key; requests signed with it fail at once."""
-    _with_platform(lambda p: partner_admin.revoke_key(p, partner_id, key_id))
+    _with_platform(lambda p: partner_admin.revoke_key(p, partner_id, key_id, actor=_operator()))
     _emit({"partner_id": partner_id, "key_id": key_id, "status": "revoked"}, as_json, f"revoked {key_id}")
 
 
@@ -232,7 +239,9 @@ def partner_set_webhook(
     if not url and not clear:
         console.print("[red]error[/red]: give a URL or --clear")
         raise typer.Exit(2)
-    secret = _with_platform(lambda p: partner_admin.set_webhook(p, partner_id, None if clear else url))
+    secret = _with_platform(
+        lambda p: partner_admin.set_webhook(p, partner_id, None if clear else url, actor=_operator())
+    )
     _emit(
         {"partner_id": partner_id, "url": url, "secret": secret},
         as_json,
@@ -288,3 +297,50 @@ def methodology_list(as_json: JsonOpt = False) -> None:
         for s in summaries
     ]
     _emit(summaries, as_json, "\n".join(lines))
+
+
+def _anchor(value: str) -> tuple[int, str]:
+    seq, _, digest = value.partition(":")
+    if not seq.strip().isdigit() or len(digest) != 64:
+        raise typer.BadParameter("expected SEQ:HASH, e.g. 42:<64 hex digits>")
+    return int(seq), digest.lower()
+
+
+@audit_app.command("verify")
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(help="SEQ:HASH of a head kept elsewhere: it must still be in the chain."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recompute the audit log's hash chain; exits 1, naming each row, when anything disagrees."""
+    anchors = dict(_anchor(a) for a in anchor or [])
+    report = _with_platform(lambda p: audit.verify(p.db, anchors=anchors))
+    head = f"{report.rows} rows, head {report.head_seq}:{report.head_hash}"
+    lines = [f"audit log: {report.problem_count} problem(s)"]
+    lines += [escape(f"seq {p.seq}: {p.code}: {p.detail}") for p in report.problems]
+    if report.problem_count > len(report.problems):
+        lines.append(f"… and {report.problem_count - len(report.problems)} more")
+    _emit(report.as_json(), as_json, f"audit log ok: {head}" if report.ok else "\n".join([*lines, head]))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("log")
+def audit_log(
+    after: Annotated[int, typer.Option(help="Show entries after this seq.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many entries.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Audit entries after --after, oldest first: who did what to what, and when."""
+    rows = _with_platform(lambda p: audit.page(p.db, after, limit))
+    entries = [AuditEntryRead.of(r).model_dump() for r in rows]
+    lines = [
+        escape(
+            f"{e['seq']:>6} {e['at']} {e['actor']:<16} {e['action']:<24} {e['subject']} "
+            + json.dumps(e["details"], ensure_ascii=False)
+        )  # what is logged is shown as it is, never as console markup
+        for e in entries
+    ]
+    _emit(entries, as_json, "\n".join(lines) or "no entries")

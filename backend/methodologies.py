@@ -9,6 +9,8 @@ ahead) and no outcome already settled is ever priced by it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backend import audit
 from backend.db import Database, Tx
 from backend.errors import (
     AppError,
@@ -130,6 +133,13 @@ class MethodologyRegistry:
                 )
             )
             tx.after_commit(self._bump)
+            details = {
+                "version": version.version,
+                "effective_from": version.effective_from.isoformat(),
+                "document_sha256": _document_hash(version.to_json()),
+            }
+            subject = f"methodology:{version.version}"
+            await audit.record(tx, published_by, "methodology.published", subject, details)
 
         try:
             await self._db.run(use_case)
@@ -167,6 +177,12 @@ class MethodologyRegistry:
         snapshot = _Snapshot(generation, time.monotonic(), catalog, entries)
         self._snapshot = snapshot
         return snapshot
+
+
+def _document_hash(document: Any) -> str:
+    """SHA-256 of the stored document's canonical JSON: the audit event binds the factors too."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _parse(document: Any) -> MethodologyVersion:

@@ -63,6 +63,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "unknown-key": (404, "No such key"),
     "too-many-keys": (409, "Two keys are active already: revoke one first"),
     "invalid-methodology": (422, "The methodology version may not be published"),
+    "invalid-audit-event": (422, "The change cannot be recorded in the audit log"),
     "methodology-exists": (409, "A methodology version of this name exists"),
     "methodology-not-found": (404, "No such methodology version"),
     # never for anything a client can send

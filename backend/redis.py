@@ -39,7 +39,8 @@ async def connect(settings: Settings, embedded: EmbeddedRedis | None = None) -> 
         raise RuntimeError("no Redis: set TANHUI_REDIS_URL or start the embedded server")
     # A blocking pool: under a burst, a request waits (up to 5 s) for a free connection instead of
     # failing with "Too many connections" (a 500) when the pool's 100 connections are all busy.
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=5)
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=200)
+    pool.timeout = 5  # set apart: from_url would also make it every socket's read timeout
     client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
     await client.ping()
     return client

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from backend import audit
 from backend.context import Platform
 from backend.db import Tx
 from backend.errors import InvalidRequest, PartnerExists, TooManyKeys, UnknownKey, UnknownPartner
@@ -43,7 +44,13 @@ def _new_secret() -> str:
 
 
 async def create_partner(
-    platform: Platform, partner_id: str, types: list[str], regions: list[str], name: str = ""
+    platform: Platform,
+    partner_id: str,
+    types: list[str],
+    regions: list[str],
+    name: str = "",
+    *,
+    actor: str = "system",
 ) -> IssuedKey:
     """A new partner with its first key ``k1``; the secret is returned once and stored sealed."""
     _check(partner_id, types, regions)
@@ -63,6 +70,8 @@ async def create_partner(
             )
         )
         await _insert_key(platform, tx, partner_id, "k1", secret)
+        details = {"name": name or partner_id, "types": sorted(set(types)), "regions": sorted(set(regions))}
+        await audit.record(tx, actor, "partner.created", _subject(partner_id), {**details, "key_id": "k1"})
         return IssuedKey(partner_id, "k1", secret)
 
     result: IssuedKey = await platform.db.run(use_case)
@@ -82,7 +91,7 @@ async def _insert_key(platform: Platform, tx: Tx, partner_id: str, key_id: str, 
     tx.after_commit(lambda: platform.partners.invalidate(partner_id))
 
 
-async def rotate_key(platform: Platform, partner_id: str) -> IssuedKey:
+async def rotate_key(platform: Platform, partner_id: str, *, actor: str = "system") -> IssuedKey:
     """Issue the next key (k2, k3, …) while the current one stays valid: at most two are active."""
     secret = _new_secret()
 
@@ -92,13 +101,14 @@ async def rotate_key(platform: Platform, partner_id: str) -> IssuedKey:
             raise TooManyKeys(f"partner {partner_id!r} has {MAX_ACTIVE_KEYS} active keys; revoke one first")
         key_id = f"k{max(int(k.key_id[1:]) for k in keys if k.key_id[1:].isdigit()) + 1}"
         await _insert_key(platform, tx, partner_id, key_id, secret)
+        await audit.record(tx, actor, "partner.key-rotated", _subject(partner_id), {"key_id": key_id})
         return IssuedKey(partner_id, key_id, secret)
 
     result: IssuedKey = await platform.db.run(use_case)
     return result
 
 
-async def revoke_key(platform: Platform, partner_id: str, key_id: str) -> None:
+async def revoke_key(platform: Platform, partner_id: str, key_id: str, *, actor: str = "system") -> None:
     """Revoke a key: it fails at once on every process (the partner cache is dropped on commit)."""
 
     async def use_case(tx: Tx) -> None:
@@ -111,11 +121,14 @@ async def revoke_key(platform: Platform, partner_id: str, key_id: str) -> None:
             .values(status="revoked", revoked_at=tx.started_at)
         )
         tx.after_commit(lambda: platform.partners.invalidate(partner_id))
+        await audit.record(tx, actor, "partner.key-revoked", _subject(partner_id), {"key_id": key_id})
 
     await platform.db.run(use_case)
 
 
-async def set_webhook(platform: Platform, partner_id: str, url: str | None) -> str | None:
+async def set_webhook(
+    platform: Platform, partner_id: str, url: str | None, *, actor: str = "system"
+) -> str | None:
     """Set (or clear, with None) a partner's webhook URL; returns the new signing secret, shown once."""
     secret = "whsec_" + secrets.token_hex(24) if url else None
 
@@ -128,6 +141,7 @@ async def set_webhook(platform: Platform, partner_id: str, url: str | None) -> s
             .values(webhook_url=url, webhook_secret_enc=sealed)
         )
         tx.after_commit(lambda: platform.partners.invalidate(partner_id))
+        await audit.record(tx, actor, "partner.webhook-set", _subject(partner_id), {"url": url})
 
     await platform.db.run(use_case)
     return secret
@@ -154,6 +168,10 @@ async def list_partners(platform: Platform) -> list[dict[str, Any]]:
         }
         for p in partners
     ]
+
+
+def _subject(partner_id: str) -> str:
+    return f"partner:{partner_id}"
 
 
 async def _partner(tx: Tx, partner_id: str) -> Any:

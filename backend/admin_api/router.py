@@ -38,9 +38,11 @@ async def list_partners(_: Admin, platform: PlatformDep) -> list[PartnerRead]:
     status_code=201,
     responses=problem_responses(*AUTH, "invalid-request", "partner-exists", signed=False),
 )
-async def create_partner(body: PartnerCreate, _: Admin, platform: PlatformDep) -> KeyIssued:
+async def create_partner(body: PartnerCreate, admin: Admin, platform: PlatformDep) -> KeyIssued:
     """Create a partner with its first key; the secret is shown once."""
-    issued = await service.create_partner(platform, body.partner_id, body.types, body.regions, body.name)
+    issued = await service.create_partner(
+        platform, body.partner_id, body.types, body.regions, body.name, actor=admin.sub
+    )
     return KeyIssued(**issued.as_dict())
 
 
@@ -49,9 +51,9 @@ async def create_partner(body: PartnerCreate, _: Admin, platform: PlatformDep) -
     status_code=201,
     responses=problem_responses(*AUTH, "unknown-partner", "too-many-keys", signed=False),
 )
-async def rotate_key(partner_id: str, _: Admin, platform: PlatformDep) -> KeyIssued:
+async def rotate_key(partner_id: str, admin: Admin, platform: PlatformDep) -> KeyIssued:
     """Issue the next key; the old one keeps working until revoked (at most two active)."""
-    return KeyIssued(**(await service.rotate_key(platform, partner_id)).as_dict())
+    return KeyIssued(**(await service.rotate_key(platform, partner_id, actor=admin.sub)).as_dict())
 
 
 @router.delete(
@@ -59,18 +61,18 @@ async def rotate_key(partner_id: str, _: Admin, platform: PlatformDep) -> KeyIss
     status_code=204,
     responses=problem_responses(*AUTH, "unknown-partner", "unknown-key", signed=False),
 )
-async def revoke_key(partner_id: str, key_id: str, _: Admin, platform: PlatformDep) -> Response:
+async def revoke_key(partner_id: str, key_id: str, admin: Admin, platform: PlatformDep) -> Response:
     """Revoke a key: requests signed with it fail at once."""
-    await service.revoke_key(platform, partner_id, key_id)
+    await service.revoke_key(platform, partner_id, key_id, actor=admin.sub)
     return Response(status_code=204)
 
 
 @router.put(
     "/partners/{partner_id}/webhook", responses=problem_responses(*AUTH, "unknown-partner", signed=False)
 )
-async def set_webhook(partner_id: str, body: WebhookSet, _: Admin, platform: PlatformDep) -> Any:
+async def set_webhook(partner_id: str, body: WebhookSet, admin: Admin, platform: PlatformDep) -> Any:
     """Set or clear (`url: null`) the partner's webhook; a new signing secret is shown once."""
-    secret = await service.set_webhook(platform, partner_id, body.url)
+    secret = await service.set_webhook(platform, partner_id, body.url, actor=admin.sub)
     return WebhookSecret(url=body.url, secret=secret)
 
 

@@ -1,6 +1,7 @@
 """SQLModel tables. Import this package to register every table on ``SQLModel.metadata``."""
 
 from backend.models.actions import AcceptedAction
+from backend.models.audit import AuditRecord
 from backend.models.citizens import Binding, Citizen
 from backend.models.partners import Partner, PartnerKey
 from backend.models.settlement import (
@@ -16,6 +17,7 @@ from backend.models.settlement import (
 
 __all__ = [
     "AcceptedAction",
+    "AuditRecord",
     "Binding",
     "Citizen",
     "LedgerBalance",

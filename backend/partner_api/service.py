@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from backend import audit
 from backend.auth.signed import SignedRequest
 from backend.context import Platform
 from backend.crypto import keyed_hash
@@ -164,6 +165,13 @@ async def set_webhook(platform: Platform, signed: SignedRequest) -> WebhookRead:
 
     async def use_case(tx: Tx) -> None:
         await repo.set_webhook(tx.conn, signed.partner_id, req.url, sealed)
+        await audit.record(
+            tx,
+            f"partner:{signed.partner_id}",
+            "partner.webhook-set",
+            f"partner:{signed.partner_id}",
+            {"url": req.url},
+        )
         tx.after_commit(lambda: platform.partners.invalidate(signed.partner_id))
 
     await platform.db.run(use_case)
@@ -173,6 +181,13 @@ async def set_webhook(platform: Platform, signed: SignedRequest) -> WebhookRead:
 async def delete_webhook(platform: Platform, signed: SignedRequest) -> None:
     async def use_case(tx: Tx) -> None:
         await repo.set_webhook(tx.conn, signed.partner_id, None, None)
+        await audit.record(
+            tx,
+            f"partner:{signed.partner_id}",
+            "partner.webhook-set",
+            f"partner:{signed.partner_id}",
+            {"url": None},
+        )
         tx.after_commit(lambda: platform.partners.invalidate(signed.partner_id))
 
     await platform.db.run(use_case)
