@@ -14,7 +14,6 @@ from backend.embedded_redis import EmbeddedRedis
 from backend.methodologies import MethodologyRegistry
 from backend.redis import Keys, connect
 from backend.settings import Settings
-from points_engine.methodologies import Catalog, default_catalog
 
 
 @dataclass
@@ -26,7 +25,6 @@ class Platform:
     box: SecretBox
     partners: PartnerDirectory
     tokens: TokenService
-    catalog: Catalog  # the bundled versions; what is in force now: ``await methodologies.catalog()``
     methodologies: MethodologyRegistry
     embedded_redis: EmbeddedRedis | None = None
 
@@ -45,7 +43,6 @@ class Platform:
             box=box,
             partners=PartnerDirectory(db, redis, keys, box),
             tokens=TokenService(settings.secret("jwt_key"), settings.jwt_issuer),
-            catalog=default_catalog(),
             methodologies=MethodologyRegistry(db, redis, keys),
             embedded_redis=embedded,
         )

@@ -34,6 +34,7 @@ from backend.errors import (
 )
 from backend.models import PublishedMethodology
 from backend.redis import Keys
+from points_engine.intake import contains_nul
 from points_engine.methodologies import (
     Catalog,
     InvalidMethodologyVersion,
@@ -186,7 +187,7 @@ def _document_hash(document: Any) -> str:
 
 
 def _parse(document: Any) -> MethodologyVersion:
-    if _has_nul(document):  # PostgreSQL cannot store U+0000
+    if contains_nul(document):  # PostgreSQL cannot store U+0000
         raise InvalidMethodology("the document contains U+0000")
     try:
         version = MethodologyVersion.from_json(document)
@@ -199,16 +200,6 @@ def _parse(document: Any) -> MethodologyVersion:
     except OverflowError:
         raise InvalidMethodology("effective_from is out of range", version=version.version) from None
     return version
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _check_successor(catalog: Catalog, version: MethodologyVersion) -> None:

@@ -236,3 +236,13 @@ def utc_text(at: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (the proof format's rendering; sub-seconds are kept when present)."""
     text = at.astimezone(UTC).isoformat()
     return text.replace("+00:00", "Z")
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a JSON value holds U+0000 in any string or key: PostgreSQL cannot store one, so
+    input carrying it is refused rather than allowed to fail at the database."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    return isinstance(value, list) and any(contains_nul(v) for v in value)

@@ -73,15 +73,6 @@ def free_port() -> int:
         return port
 
 
-def worker_command_exists() -> bool:
-    """Whether this checkout's CLI has `tanhui worker` (it may not yet)."""
-    from backend.cli import app
-
-    names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    names |= {g.name or "" for g in app.registered_groups}
-    return "worker" in names
-
-
 def start(name: str, role: str, args: list[str], env: Mapping[str, str], run_dir: Path) -> Proc:
     """`python -m backend <args>` with `env`, its output in `<run_dir>/<name>.log`."""
     log = run_dir / f"{name}.log"

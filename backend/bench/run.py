@@ -81,15 +81,12 @@ class Run:
 
 
 def _workers_plan(requested: str) -> tuple[str, int, str | None]:
-    """(mode, worker processes, note): separate `tanhui worker` processes if the CLI has them."""
+    """(mode, worker processes, note): in `tanhui serve`, none, or separate `tanhui worker`s."""
     if requested == "inprocess":
         return "inprocess", 0, None
     if int(requested) == 0:
         return "none", 0, "no settlement workers: intake only"
-    if processes.worker_command_exists():
-        return "processes", int(requested), None
-    note = "this checkout has no `tanhui worker` command; settlement runs inside `tanhui serve`"
-    return "inprocess", 0, note
+    return "processes", int(requested), None
 
 
 def _start_platform(run: Run, env: dict[str, str], mode: str, workers: int) -> None:

@@ -28,6 +28,7 @@ from points_engine.intake import (
     Rejection,
     Window,
     canonical_content,
+    contains_nul,
     content_hash,
     validate_action,
 )
@@ -97,19 +98,9 @@ def _validate(
     raw: Any, partner_id: str, perms: Permissions, window: Window, may_hold_nul: bool
 ) -> Action | Rejection:
     decided = validate_action(raw, partner_id, perms, window)
-    if may_hold_nul and _has_nul(
-        raw
-    ):  # PostgreSQL cannot store U+0000: a client must not be able to cause a 500
+    if may_hold_nul and contains_nul(raw):  # a client must not be able to cause a 500
         return Rejection("invalid-action", "strings must not contain U+0000", decided.event_id)
     return decided
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    return isinstance(value, list) and any(_has_nul(v) for v in value)
 
 
 async def _record(

@@ -93,16 +93,8 @@ async def action_outcome(platform: Platform, partner_id: str, event_id: str) -> 
     async with platform.db.read() as conn:
         settled = await settlement_repo.outcome_row(conn, partner_id, event_id)
         if settled is not None:
-            return OutcomeRead(
-                event_id=event_id,
-                status=settled.status,
-                citizen_id=settled.citizen_id,
-                reduction_g=settled.reduction_g,
-                points=settled.points,
-                methodology=settled.methodology,
-                book=settled.book,
-                reasons=settled.reasons.split(),
-            )
+            outcome = settlement_repo.outcome_of(settled)
+            return OutcomeRead(**settlement_repo.outcome_document(event_id, settled.citizen_id, outcome))
         row = await repo.accepted_action(conn, partner_id, event_id)
     if row is None:
         raise ActionNotFound(f"no action {event_id!r} was accepted from partner {partner_id!r}")

@@ -12,14 +12,11 @@ import signal
 from backend.context import Platform
 from backend.settings import Settings
 from backend.settlement.worker import Service, Worker
+from backend.webhooks.dispatcher import run_dispatcher
 
 
 def background_services() -> tuple[Service, ...]:
     """The loops a worker runs beside settlement."""
-    try:
-        from backend.webhooks.dispatcher import run_dispatcher
-    except ImportError:  # pragma: no cover - until webhook delivery lands
-        return ()
     return (run_dispatcher,)
 
 

@@ -203,7 +203,7 @@ async def write(
             "partner_id": s.accepted.action.partner_id,
             "event_id": s.accepted.action.event_id,
             "kind": "action.settled",
-            "payload": outcome_document(s.accepted, s.outcome),
+            "payload": outcome_document(s.accepted.action.event_id, s.accepted.citizen_id, s.outcome),
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -299,12 +299,12 @@ def _tx_row(tx: Transaction, now: datetime) -> tuple[Any, ...]:
     return (tx.tx_id, tx.kind, tx.cause, str(tx.debit.account), str(tx.credit.account), tx.amount, now)
 
 
-def outcome_document(accepted: Accepted, outcome: Outcome) -> dict[str, Any]:
+def outcome_document(event_id: str, citizen_id: str, outcome: Outcome) -> dict[str, Any]:
     """The outcome as the contract shows it (``GET /v1/partner/actions/{event_id}``, webhooks)."""
     return {
-        "event_id": accepted.action.event_id,
+        "event_id": event_id,
         "status": outcome.status,
-        "citizen_id": accepted.citizen_id,
+        "citizen_id": citizen_id,
         "reduction_g": outcome.reduction_g,
         "points": outcome.points,
         "methodology": outcome.methodology,
