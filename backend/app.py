@@ -10,7 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from backend import openapi, problems
+from backend.admin_api.certification_routes import router as admin_certification
+from backend.admin_api.pilot_routes import router as admin_pilot
+from backend.admin_api.registry_routes import router as admin_registry
 from backend.admin_api.router import router as admin_router
+from backend.audit_api.exports import router as audit_exports
 from backend.audit_api.router import router as audit_router
 from backend.context import Platform
 from backend.partner_api.router import router as partner_router
@@ -22,6 +26,8 @@ from backend.partner_api.schemas import (
     WebhookUpdate,
 )
 from backend.public_api.methodologies import router as public_methodologies
+from backend.registry_api.proofs import router as registry_proofs
+from backend.registry_api.router import router as registry_router
 from backend.settings import Settings, get_settings
 from backend.settlement.process import background_services
 from backend.settlement.worker import Worker
@@ -63,6 +69,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(admin_router)
     app.include_router(audit_router)
     app.include_router(public_methodologies)
+    app.include_router(admin_certification)
+    app.include_router(admin_registry)
+    app.include_router(admin_pilot)
+    app.include_router(audit_exports)
+    app.include_router(registry_router)
+    app.include_router(registry_proofs)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -13,8 +13,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backend import audit
+from backend import reconcile as reconciliation
 from backend.admin_api import methodologies as methodology_admin
 from backend.admin_api import partners as partner_admin
 from backend.audit_api.schemas import AuditEntryRead
@@ -23,6 +25,7 @@ from backend.context import Platform
 from backend.errors import AppError, InvalidMethodology
 from backend.migrate import upgrade
 from backend.settings import Settings, get_settings
+from points_engine.errors import EngineError
 
 app = typer.Typer(help="Tanhui (碳惠): Shantou's carbon-inclusion platform.", no_args_is_help=True)
 partner_app = typer.Typer(help="Partners and their keys.", no_args_is_help=True)
@@ -50,8 +53,8 @@ def _with_platform(work: Callable[[Platform], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except AppError as exc:
-        console.print(f"[red]error[/red] ({exc.code}): {exc.detail}")
+    except (AppError, EngineError) as exc:
+        console.print(f"[red]error[/red] ({exc.code}): {escape(exc.detail)}")
         raise typer.Exit(2) from exc
 
 
@@ -107,15 +110,24 @@ def demo(
     base_url: Annotated[
         str | None, typer.Option(help="A running Tanhui; default: this installation's.")
     ] = None,
-    citizens: Annotated[int, typer.Option(help="Citizens (shared by the demo partners).")] = 1000,
+    citizens: Annotated[int, typer.Option(help="City citizens (shared by the demo partners).")] = 1000,
+    nanao_citizens: Annotated[int, typer.Option(help="Citizens of the Nan'ao pilot cohort.")] = 700,
+    days: Annotated[int, typer.Option(min=1, max=6, help="Days of traffic, ending yesterday.")] = 6,
+    certify: Annotated[bool, typer.Option(help="Then certify, retire for the pilot, prove.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seed demo partners, citizens and a few thousand actions through the real HTTP API (with the SDK)."""
-    from backend.demo import seed
+    """Seed demo partners, citizens and a week of actions through the real HTTP API (with the SDK);
+    then certify both books, retire a tonne for the Nan'ao pilot and verify a proof offline."""
+    from backend.demo import certify_and_prove, describe, seed
 
     settings = get_settings()
-    summary = seed(settings, base_url or settings.base_url, citizens=citizens, progress=not as_json)
-    _emit(summary, as_json, f"demo seeded: {json.dumps(summary['totals'])}")
+    url = base_url or settings.base_url
+    summary = seed(
+        settings, url, citizens=citizens, nanao_citizens=nanao_citizens, days=days, progress=not as_json
+    )
+    if certify:
+        summary["certification"] = certify_and_prove(settings, url)
+    _emit(summary, as_json, describe(summary))
 
 
 @app.command()
@@ -139,6 +151,14 @@ def bench(
     cache: Annotated[
         bool, typer.Option(help="Reuse generated actions and bound users (var/bench/cache, a template db).")
     ] = True,
+    certify_actions: Annotated[
+        int,
+        typer.Option(help="Settled actions to generate and certify in one run (0: no certification phase)."),
+    ] = 0,
+    certify_only: Annotated[
+        bool,
+        typer.Option(help="Only the certification phase (no platform, no intake); needs --certify-actions."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """End-to-end benchmark on TANHUI_DATABASE_URL's server (a fresh database) and TANHUI_REDIS_URL:
@@ -150,7 +170,8 @@ def bench(
         options = BenchOptions(
             batches=batches, batch_size=batch_size, clients=clients, connections=connections, rate=rate,
             single_seconds=single_seconds, workers=workers, api=api, settle_timeout=settle_timeout,
-            keep_db=keep_db, out=out, seed=seed, cache=cache,
+            keep_db=keep_db, out=out, seed=seed, cache=cache, certify_actions=certify_actions,
+            certify_only=certify_only,
         )  # fmt: skip
         result = execute(options, console)
     except BenchError as exc:
@@ -299,6 +320,48 @@ def methodology_list(as_json: JsonOpt = False) -> None:
     _emit(summaries, as_json, "\n".join(lines))
 
 
+@app.command("certify")
+def certify_command(
+    book: Annotated[str, typer.Option(help="shantou or nanao")],
+    period: Annotated[str, typer.Option(help="A month in Asia/Shanghai: YYYY-MM.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Certify what settled in BOOK and PERIOD since its last run: issue whole tonnes as a serial range,
+    carry the grams over, make the points available. Says so, and issues nothing, when nothing is new."""
+    from backend.bench.ui import progress
+    from backend.certification.runs import certify
+    from backend.errors import NothingToCertify
+
+    async def work(p: Platform) -> Any:
+        with progress(console) as bars:
+            tasks: dict[str, Any] = {}
+
+            def advance(phase: str, done: int, total: int) -> None:
+                label = {"hash": "hashing actions", "points": "moving points"}.get(phase, phase)
+                if phase not in tasks:
+                    tasks[phase] = bars.add_task(label, total=max(total, 1), note="")
+                bars.update(tasks[phase], completed=done, total=max(total, 1))
+
+            try:
+                return await certify(
+                    p.db, book, period, actor=_operator(), progress=None if as_json else advance
+                )
+            except NothingToCertify as exc:
+                return exc
+
+    result = _with_platform(work)
+    if isinstance(result, AppError):
+        _emit({"issued": False, "detail": result.detail}, as_json, f"nothing new to certify: {result.detail}")
+        return
+    run = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in result.as_dict().items()}
+    human = (
+        f"{run['run_id']}: {run['tree_size']:,} actions, {run['reduction_g']:,} g "
+        f"(+{run['carry_in_g']:,} g carried in) → {run['tonnes']:,} t, {run['carry_out_g']:,} g carried on\n"
+        f"  serial {run['serial'] or '(none: under one tonne)'}\n  root   {run['root']}"
+    )
+    _emit({"issued": True, **run}, as_json, human)
+
+
 def _anchor(value: str) -> tuple[int, str]:
     seq, _, digest = value.partition(":")
     if not seq.strip().isdigit() or len(digest) != 64:
@@ -312,18 +375,49 @@ def audit_verify(
         list[str] | None,
         typer.Option(help="SEQ:HASH of a head kept elsewhere: it must still be in the chain."),
     ] = None,
+    chain_only: Annotated[bool, typer.Option("--chain-only", help="Verify the hash chain only.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="An accepted action still unsettled after an hour is a finding.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recompute the audit log's hash chain; exits 1, naming each row, when anything disagrees."""
+    """Recompute the audit log's hash chain, every certification run's Merkle tree, and reconcile
+    runs, serial ranges, the ledger and per-partner totals; exits 1, naming each row, when anything
+    disagrees (docs/audit.md)."""
     anchors = dict(_anchor(a) for a in anchor or [])
-    report = _with_platform(lambda p: audit.verify(p.db, anchors=anchors))
-    head = f"{report.rows} rows, head {report.head_seq}:{report.head_hash}"
-    lines = [f"audit log: {report.problem_count} problem(s)"]
-    lines += [escape(f"seq {p.seq}: {p.code}: {p.detail}") for p in report.problems]
-    if report.problem_count > len(report.problems):
-        lines.append(f"… and {report.problem_count - len(report.problems)} more")
-    _emit(report.as_json(), as_json, f"audit log ok: {head}" if report.ok else "\n".join([*lines, head]))
-    if not report.ok:
+    if chain_only:
+        report = _with_platform(lambda p: audit.verify(p.db, anchors=anchors))
+        head = f"{report.rows} rows, head {report.head_seq}:{report.head_hash}"
+        lines = [f"audit log: {report.problem_count} problem(s)"]
+        lines += [escape(f"seq {p.seq}: {p.code}: {p.detail}") for p in report.problems]
+        if report.problem_count > len(report.problems):
+            lines.append(f"… and {report.problem_count - len(report.problems)} more")
+        _emit(report.as_json(), as_json, f"audit log ok: {head}" if report.ok else "\n".join([*lines, head]))
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=as_json) as bars:
+        tasks = {name: bars.add_task(name, total=None) for name in reconciliation.CHECKS}
+
+        def progress(check: str, done: int, total: int | None) -> None:
+            bars.update(tasks[check], completed=done, total=total)
+
+        done = _with_platform(
+            lambda p: reconciliation.reconcile(p.db, anchors=anchors, strict=strict, progress=progress)
+        )
+    chain = done.chain
+    lines = [
+        f"{name:<9} {'ok' if c.ok else f'{c.findings} finding(s)':<14} {c.checked} checked"
+        for name, c in done.checks.items()
+    ]
+    lines += [escape(str(f)) for f in done.findings]  # row contents shown as they are, never as markup
+    if done.finding_count > len(done.findings):
+        lines.append(f"… and {done.finding_count - len(done.findings)} more")
+    lines.append(f"audit log: {chain.rows} rows, head {chain.head_seq}:{chain.head_hash}")
+    lines.append("all checks agree" if done.ok else f"{done.finding_count} finding(s)")
+    _emit(done.as_json(), as_json, "\n".join(lines))
+    if not done.ok:
         raise typer.Exit(1)
 
 

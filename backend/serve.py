@@ -34,30 +34,47 @@ def _announce(settings: Settings, demo: bool, as_json: bool) -> None:
     if not _wait_ready(base):
         console.print("[red]the API did not become ready[/red]")
         return
+    if not as_json:
+        _banner(settings, demo)
     if demo:
-        from backend.demo import seed
-
-        summary = seed(settings, base, citizens=1000, progress=not as_json)
-        console.print(f"demo data: {summary['totals']}; partner credentials in {summary['credentials_file']}")
+        _demo(settings, as_json)
     if as_json:
         urls = {
             "api": base,
             "docs": f"{base}/docs",
             "openapi": f"{base}/openapi.json",
             "health": f"{base}/healthz",
+            "registry": f"{base}/v1/registry/runs",
         }
         print(json.dumps(urls), flush=True)
-        return
+
+
+def _banner(settings: Settings, demo: bool) -> None:
+    base = settings.base_url
     console.print(
         "\n[bold green]Tanhui is running[/bold green]\n"
         f"  API             {base}/v1/partner/…\n"
         f"  API docs        {base}/docs   (OpenAPI: {base}/openapi.json)\n"
+        f"  public registry {base}/v1/registry/runs   (proofs: {base}/v1/registry/proofs/<partner>/<event>)\n"
         f"  health          {base}/healthz\n"
         f"  database        {settings.effective_database_url.split('@')[-1]}\n"
         f"  redis           {settings.redis_url or 'embedded, ' + str(settings.var_dir / 'redis')}\n"
         "  admin token     tanhui token --role admin --sub you\n"
-        "Ctrl-C stops."
+        + ("Seeding demo data (a week of traffic, then certification)…\n" if demo else "")
+        + "Ctrl-C stops."
     )
+
+
+def _demo(settings: Settings, as_json: bool) -> None:
+    from backend.demo import certify_and_prove, describe, seed
+
+    summary = seed(settings, settings.base_url, progress=not as_json)
+    try:
+        summary["certification"] = certify_and_prove(settings, settings.base_url)
+    except Exception as exc:  # the platform stays up; the demo's last step says what went wrong
+        console.print(f"[red]demo certification failed:[/red] {exc}")
+    console.print(describe(summary))
+    console.print(f"partner credentials in {summary['credentials_file']}")
 
 
 def run(settings: Settings, demo: bool, as_json: bool = False) -> None:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     lease_s: float = 15.0  # a partition's owner renews its lease every lease_s / 3
     sweep_grace_s: float = 30.0  # an accepted action unsettled this long (and no backlog) is republished
     sweep_interval_s: float = 5.0
+    # Certification runs by the workers: each book's previous and current month, once per interval.
+    certify_interval_s: float = 24 * 3600.0  # 0: never (runs only from the admin API and CLI)
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from backend import audit
+from backend import reconcile as reconciliation
 from backend.audit_api.schemas import AuditEntryRead, AuditPage, VerifyReportRead
 from backend.auth.roles import bearer
 from backend.auth.tokens import Principal
@@ -34,7 +35,30 @@ async def read_log(
     )
 
 
-@router.get("/verify", responses=problem_responses(*AUTH, signed=False))
-async def verify_log(_: Auditor, platform: PlatformDep) -> VerifyReportRead:
-    """Recompute the whole hash chain; `ok` is false, naming each entry, when anything disagrees."""
-    return VerifyReportRead.model_validate((await audit.verify(platform.db)).as_json())
+@router.get(
+    "/verify",
+    responses=problem_responses(*AUTH, "invalid-request", signed=False),
+    response_model_exclude_none=True,
+)
+async def verify_log(
+    _: Auditor,
+    platform: PlatformDep,
+    reconcile: Annotated[
+        bool,
+        Query(
+            description="recompute every run's Merkle tree and reconcile runs, serial ranges, the "
+            "ledger and per-partner totals (`checks`, `findings`); false: the hash chain only"
+        ),
+    ] = True,
+    strict: Annotated[
+        bool, Query(description="with `reconcile`: an accepted action unsettled after an hour is a finding")
+    ] = False,
+) -> VerifyReportRead:
+    """Recompute the whole hash chain and everything else the database claims (`reconcile=false`:
+    the chain only); `ok` is false, naming each row, when anything disagrees."""
+    report = (
+        await reconciliation.reconcile(platform.db, strict=strict)
+        if reconcile
+        else await audit.verify(platform.db)
+    )
+    return VerifyReportRead.model_validate(report.as_json())

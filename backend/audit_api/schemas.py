@@ -55,9 +55,39 @@ class ChainProblemRead(BaseModel):
     detail: str
 
 
+class CheckRead(BaseModel):
+    ok: bool
+    checked: int = Field(
+        description="rows the check examined (entries, runs, ranges, leaves, transactions, partners)"
+    )
+    findings: int = Field(description="disagreements it found")
+
+
+class FindingRead(BaseModel):
+    check: str = Field(description="`chain`, `runs`, `ranges`, `overlap`, `ledger` or `partners`")
+    subject: str = Field(description="the row it is about, e.g. `tx tx_…`, `run run_… chunk 3 (p/e)`")
+    code: str = Field(description="stable, listed in docs/audit.md, e.g. `chunk-root`, `balance`")
+    detail: str
+
+
 class VerifyReportRead(BaseModel):
-    ok: bool = Field(description="true iff the recomputed chain agrees with every stored entry")
+    ok: bool = Field(
+        description="true iff the recomputed chain agrees with every stored entry (and, with "
+        "`reconcile=true`, every check agrees)"
+    )
     rows: int
     head: ChainHead
     problem_count: int
     problems: list[ChainProblemRead] = Field(description="the first 100 problems, in seq order")
+    checks: dict[str, CheckRead] | None = Field(
+        default=None,
+        description="with `reconcile=true`: per check, whether it agrees and how much it examined",
+    )
+    finding_count: int | None = Field(default=None, description="with `reconcile=true`: all findings")
+    findings: list[FindingRead] | None = Field(
+        default=None, description="with `reconcile=true`: the first 1,000 findings, chain problems included"
+    )
+    info: dict[str, Any] | None = Field(
+        default=None,
+        description="with `reconcile=true`: per-partner totals, unsettled actions, runs not yet complete",
+    )

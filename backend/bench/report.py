@@ -16,7 +16,30 @@ def _met(target: dict[str, Any]) -> str:
 
 
 def summary(result: dict[str, Any]) -> str:
-    """Intake, settlement, single-action latency, memory and reconciliation, one line each."""
+    """Intake, settlement, single-action latency, memory and reconciliation, one line each (the
+    certification phase's lines instead of or after them when it ran)."""
+    lines = _platform_lines(result) if "intake" in result else []
+    if "certification" in result:
+        lines += _certification_lines(result["certification"], (result.get("targets") or {}))
+    return "\n".join([*lines, f"written to  {', '.join(result.get('written_to', []))}"])
+
+
+def _certification_lines(cert: dict[str, Any], targets: dict[str, Any]) -> list[str]:
+    memory, checks = cert.get("memory") or {}, cert.get("checks") or {}
+    failed = [name for name, ok in checks.items() if ok is False]
+    return [
+        f"certify     {cert.get('actions', 0):,} actions in {_num(cert.get('seconds'), ' s')}: "
+        f"{_num(cert.get('actions_per_s'))} actions/s (issue {_num(cert.get('issue_seconds'), ' s')}, "
+        f"of which leaves {_num(cert.get('hash_seconds'), ' s')}; "
+        f"points {_num(cert.get('points_seconds'), ' s')}) "
+        f"{_met(targets.get('certification_run', {}))}",
+        f"            RSS {_num(memory.get('rss_before_mb'), ' MB')} before, peak "
+        f"{_num(memory.get('peak_rss_mb'), ' MB')}, {_num(memory.get('rss_after_mb'), ' MB')} after; "
+        f"{cert.get('tonnes', 0):,} t; checks {'ok' if checks.get('ok') else 'FAILED: ' + ', '.join(failed)}",
+    ]
+
+
+def _platform_lines(result: dict[str, Any]) -> list[str]:
     intake, settle = result.get("intake") or {}, result.get("settlement") or {}
     single, memory = result.get("single") or {}, result.get("memory") or {}
     check, targets = result.get("reconcile") or {}, result.get("targets") or {}
@@ -37,6 +60,5 @@ def summary(result: dict[str, Any]) -> str:
         f"memory      peak {peaks or 'n/a'}; flat {memory.get('flat')} "
         f"{_met(targets.get('memory_flat', {}))}",
         f"reconcile   {'ok' if check.get('ok') else 'MISMATCH: ' + mismatches}",
-        f"written to  {', '.join(result.get('written_to', []))}",
     ]
-    return "\n".join(lines)
+    return lines

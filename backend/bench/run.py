@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import redis
 from rich.console import Console
 
-from backend.bench import corpus, phases, population, processes
+from backend.bench import certification, corpus, phases, population, processes
 from backend.bench.clients import Target
 from backend.bench.corpus import Workload
 from backend.bench.cpu import CpuMeter
@@ -51,8 +51,12 @@ class BenchOptions:
     out: Path | None = None
     seed: int = 1
     cache: bool = True  # reuse generated actions and the bound population (a template database)
+    certify_actions: int = 0  # settled actions generated for the certification phase (0: no phase)
+    certify_only: bool = False  # the certification phase alone: no platform, no intake
 
     def __post_init__(self) -> None:
+        if self.certify_actions < 0 or (self.certify_only and self.certify_actions < 1):
+            raise BadOptions("--certify-actions must be >= 0, and >= 1 with --certify-only")
         if self.batches < 1 or not 1 <= self.batch_size <= 1000:
             raise BadOptions("--batches must be >= 1 and --batch-size within 1..1000")
         if self.clients < 1 or self.connections < 1 or self.api < 1:
@@ -101,7 +105,7 @@ def _start_platform(run: Run, env: dict[str, str], mode: str, workers: int) -> N
 def execute(options: BenchOptions, console: Console) -> dict[str, Any]:
     """Run the benchmark; the result (also written to --out or var/bench/). Cleans up after itself."""
     base = Settings()
-    if not base.redis_url:
+    if not base.redis_url and not options.certify_only:
         raise BadOptions("the benchmark needs a Redis server: set TANHUI_REDIS_URL")
     now = datetime.now(UTC)
     db = BenchDatabase.for_run(base.database_url or "sqlite://", now)
@@ -136,11 +140,28 @@ def _header(run: Run, now: datetime) -> dict[str, Any]:
 
 
 def _measure(run: Run, result: dict[str, Any], cache_dir: Path, console: Console) -> None:
-    workload, target = _setup(run, result, cache_dir if run.options.cache else None, console)
-    meter = CpuMeter({p.name: p.pid for p in run.procs}, run.db.name, _redis_port(run.base.redis_url))
-    monitor = phases.Monitor(run.procs, run.started, meter)
-    result["_monitor"] = monitor
-    _phases(run, result, workload, target, monitor, console)
+    if not run.options.certify_only:
+        workload, target = _setup(run, result, cache_dir if run.options.cache else None, console)
+        meter = CpuMeter({p.name: p.pid for p in run.procs}, run.db.name, _redis_port(run.base.redis_url))
+        monitor = phases.Monitor(run.procs, run.started, meter)
+        result["_monitor"] = monitor
+        _phases(run, result, workload, target, monitor, console)
+    if run.options.certify_actions:
+        _certification(run, result, console)
+
+
+def _certification(run: Run, result: dict[str, Any], console: Console) -> None:
+    """The certification phase, in a database of its own (the run's, when it is the only phase)."""
+    options = run.options
+    db = run.db if options.certify_only else run.db.sibling(f"{run.db.name}_cert")
+    try:
+        result["certification"] = certification.measure(
+            db, options.certify_actions, options.seed, run.base.settle_partitions, options.cache, console
+        )
+    finally:
+        if db is not run.db and not options.keep_db:
+            with contextlib.suppress(Exception):  # cleanup must not hide the phase's own error
+                db.drop()
 
 
 def _setup(run: Run, result: dict[str, Any], cache: Path | None, console: Console) -> tuple[Workload, Target]:
@@ -242,8 +263,9 @@ def _teardown(run: Run, result: dict[str, Any], console: Console) -> None:
         return
     with contextlib.suppress(Exception):  # cleanup must not hide the run's own error
         run.db.drop()
-    with contextlib.suppress(Exception):
-        _clear_redis(run.base.redis_url, run.redis_prefix)
+    if not run.options.certify_only:
+        with contextlib.suppress(Exception):
+            _clear_redis(run.base.redis_url, run.redis_prefix)
 
 
 def _clear_redis(url: str, prefix: str) -> None:
@@ -300,6 +322,7 @@ def _targets(result: dict[str, Any]) -> dict[str, Any]:
             "met": None if p99 is None or not at_rate else p99 < TARGET_SINGLE_P99_MS and all_answered,
         },
         "memory_flat": {"target": "flat in the number of actions", "value": flat, "met": flat},
+        "certification_run": certification.target(result.get("certification")),
     }
 
 

@@ -2,6 +2,16 @@
 
 from backend.models.actions import AcceptedAction
 from backend.models.audit import AuditRecord
+from backend.models.certification import (
+    CertificationBook,
+    CertificationRun,
+    CreditRange,
+    PilotTarget,
+    RegistryAccount,
+    Review,
+    RunChunk,
+    RunWatermark,
+)
 from backend.models.citizens import Binding, Citizen
 from backend.models.partners import Partner, PartnerKey
 from backend.models.settlement import (
@@ -19,12 +29,20 @@ __all__ = [
     "AcceptedAction",
     "AuditRecord",
     "Binding",
+    "CertificationBook",
+    "CertificationRun",
     "Citizen",
+    "CreditRange",
     "LedgerBalance",
     "LedgerTransaction",
     "Partner",
     "PartnerKey",
+    "PilotTarget",
     "PublishedMethodology",
+    "RegistryAccount",
+    "Review",
+    "RunChunk",
+    "RunWatermark",
     "SettledOutcome",
     "SettlementCursor",
     "SettlementPartition",

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import signal
 
+from backend.certification.schedule import run_certification_schedule
 from backend.context import Platform
 from backend.settings import Settings
 from backend.settlement.worker import Service, Worker
@@ -17,7 +18,7 @@ from backend.webhooks.dispatcher import run_dispatcher
 
 def background_services() -> tuple[Service, ...]:
     """The loops a worker runs beside settlement."""
-    return (run_dispatcher,)
+    return (run_dispatcher, run_certification_schedule)
 
 
 def run_worker(settings: Settings) -> None:

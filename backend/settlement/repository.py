@@ -69,7 +69,7 @@ def _pg(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _insert(conn: AsyncConnection, table: Table) -> Any:
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     return (postgresql if _pg(conn) else sqlite).insert(table)
 
 
@@ -83,7 +83,7 @@ def _held(partition: int, worker: str, epoch: int) -> tuple[Any, ...]:
 
 async def ensure_partitions(conn: AsyncConnection, partitions: int) -> None:
     rows = [{"partition": p, "epoch": 0, "seq": 0} for p in range(partitions)]
-    await conn.execute(_insert(conn, PARTITIONS).on_conflict_do_nothing(), rows)
+    await conn.execute(dialect_insert(conn, PARTITIONS).on_conflict_do_nothing(), rows)
 
 
 async def acquire(
@@ -142,7 +142,7 @@ async def fence(
 
 async def heartbeat(conn: AsyncConnection, worker: str, now: datetime, dead_after_s: float) -> int:
     """Record that ``worker`` is alive, forget dead ones: the number of live workers."""
-    stmt = _insert(conn, WORKERS).values(worker_id=worker, seen_at=now)
+    stmt = dialect_insert(conn, WORKERS).values(worker_id=worker, seen_at=now)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["worker_id"], set_={"seen_at": now}))
     await conn.execute(delete(WORKERS).where(WORKERS.c.seen_at < now - timedelta(seconds=dead_after_s)))
     return int((await conn.execute(select(func.count()).select_from(WORKERS))).scalar_one())
@@ -177,27 +177,18 @@ async def write(
     A second outcome for one action fails the transaction (primary key): the caller resettles."""
     outcomes = [_outcome_row(s, partition, first_seq + i, now) for i, s in enumerate(settled)]
     txs = [s.transaction for s in settled if s.transaction is not None]
-    tx_rows = [_tx_row(tx, now) for tx in txs]
-    deltas = _balance_deltas(txs, partition)
+    tx_rows = [tx_row(tx, now) for tx in txs]
+    deltas = balance_deltas(txs, partition)
     if _pg(conn):
         await copy_rows(conn, "outcomes", OUTCOME_COLUMNS, outcomes)
         if tx_rows:
             await copy_rows(conn, "ledger_transactions", TX_COLUMNS, tx_rows)
-            await conn.execute(
-                _PG_ADD_BALANCES,
-                {
-                    "accounts": [a for a, _ in deltas],
-                    "shards": [s for _, s in deltas],
-                    "deltas": list(deltas.values()),
-                },
-            )
+            await add_balances(conn, deltas)
     else:
         await conn.execute(OUTCOMES.insert(), [dict(zip(OUTCOME_COLUMNS, r, strict=True)) for r in outcomes])
         if tx_rows:
             await conn.execute(TXS.insert(), [dict(zip(TX_COLUMNS, r, strict=True)) for r in tx_rows])
-            await conn.execute(
-                _SQLITE_ADD_BALANCE, [{"a": a, "s": s, "d": d} for (a, s), d in deltas.items()]
-            )
+            await add_balances(conn, deltas)
     hooks = [
         {
             "partner_id": s.accepted.action.partner_id,
@@ -212,7 +203,7 @@ async def write(
         if s.accepted.action.partner_id in webhook_partners
     ]
     if hooks:
-        await conn.execute(_insert(conn, WEBHOOKS).on_conflict_do_nothing(), hooks)
+        await conn.execute(dialect_insert(conn, WEBHOOKS).on_conflict_do_nothing(), hooks)
     return Written(len(outcomes), len(tx_rows))
 
 
@@ -263,7 +254,25 @@ _SQLITE_ADD_BALANCE = text(
 )
 
 
-def _balance_deltas(txs: Iterable[Transaction], partition: int) -> dict[tuple[str, int], int]:
+async def add_balances(conn: AsyncConnection, deltas: dict[tuple[str, int], int]) -> None:
+    """Add each delta to its (account, shard) balance, creating the row; pass them sorted
+    (``balance_deltas`` does) so that concurrent writers lock rows in one order."""
+    if not deltas:
+        return
+    if _pg(conn):
+        await conn.execute(
+            _PG_ADD_BALANCES,
+            {
+                "accounts": [a for a, _ in deltas],
+                "shards": [s for _, s in deltas],
+                "deltas": list(deltas.values()),
+            },
+        )
+    else:
+        await conn.execute(_SQLITE_ADD_BALANCE, [{"a": a, "s": s, "d": d} for (a, s), d in deltas.items()])
+
+
+def balance_deltas(txs: Iterable[Transaction], partition: int) -> dict[tuple[str, int], int]:
     """Per (account, shard), the change of balance, in a stable order (no lock-order deadlocks).
     Source accounts (issuance) are written by every partition: each writes its own shard."""
     deltas: dict[tuple[str, int], int] = defaultdict(int)
@@ -295,7 +304,7 @@ def _outcome_row(s: Settlement, partition: int, seq: int, now: datetime) -> tupl
     )
 
 
-def _tx_row(tx: Transaction, now: datetime) -> tuple[Any, ...]:
+def tx_row(tx: Transaction, now: datetime) -> tuple[Any, ...]:
     return (tx.tx_id, tx.kind, tx.cause, str(tx.debit.account), str(tx.credit.account), tx.amount, now)
 
 
@@ -405,5 +414,5 @@ async def cursor(conn: AsyncConnection, name: str) -> datetime | None:
 
 
 async def set_cursor(conn: AsyncConnection, name: str, at: datetime) -> None:
-    stmt = _insert(conn, CURSORS).values(name=name, at=at)
+    stmt = dialect_insert(conn, CURSORS).values(name=name, at=at)
     await conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"at": at}))

@@ -48,10 +48,11 @@ def user_id(kind: str, population_seed: int, index: int) -> str:
     return f"wx_o6_{kind}_p{population_seed}_{index:05d}"
 
 
-def person(population_seed: int, index: int) -> Person:
-    """The person `index` of a population: where they live and work, and their habits."""
+def person(population_seed: int, index: int, home: str | None = None) -> Person:
+    """The person `index` of a population: where they live (or in `home`), work, and their habits."""
     rng = random.Random(f"person:{population_seed}:{index}")
-    home = rng.choices(list(geography.HOME_WEIGHTS), weights=list(geography.HOME_WEIGHTS.values()))[0]
+    drawn = rng.choices(list(geography.HOME_WEIGHTS), weights=list(geography.HOME_WEIGHTS.values()))[0]
+    home = home or drawn
     commuter = rng.random() < 0.65
     work = home if not commuter or rng.random() < 0.65 else rng.choice(geography.COMMUTES_TO[home])
     mode = rng.choices(("transit", "bike", "mixed", "other"), weights=(35, 30, 15, 20))[0]

@@ -28,16 +28,18 @@ class Generator:
         *,
         population_seed: int | None = None,
         first: int = 0,
+        home: str | None = None,
     ) -> Traffic:
         """People `first .. first+citizens-1` of the population, one honest day each.
 
         Deterministic: the same arguments give the same actions under the same event ids, so
-        replaying a day is idempotent. `population_seed` (default `seed`) picks the people.
+        replaying a day is idempotent. `population_seed` (default `seed`) picks the people;
+        `home` (a region code) makes them all live there, e.g. a cohort of Nan'ao's pilot.
         """
         population = seed if population_seed is None else population_seed
         bindings, actions = [], []
         for index in range(first, first + citizens):
-            who = person(population, index)
+            who = person(population, index, home)
             user = user_id(self.kind, population, index)
             bindings.append((user, who.mobile))
             slots = [slot for slot in day_plan(who, day) if slot.kind == self.kind]

@@ -55,3 +55,9 @@ class InvalidSerial(CertificationError):
         super().__init__(f"serial {text!r}: {reason}" if text is not None else reason)
         self.reason = reason
         self.text = text
+
+
+class InvalidPeriod(CertificationError):
+    """A certification period that is not a month ``YYYY-MM`` that has begun."""
+
+    code: ClassVar[str] = "invalid-period"

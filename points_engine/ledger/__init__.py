@@ -9,6 +9,7 @@ adapters implement the ``Journal`` port with the same ``rules.plan``.
 from points_engine.ledger.accounts import ACCOUNT_KINDS, SOURCE_KINDS, TWO_PHASE_KINDS, Account, AccountKind
 from points_engine.ledger.builders import (
     bonus_tx,
+    certify_run_tx,
     certify_tx,
     expire_tx,
     reverse_tx,
@@ -61,6 +62,7 @@ __all__ = [
     "TxKind",
     "UnknownOrigin",
     "bonus_tx",
+    "certify_run_tx",
     "certify_tx",
     "check_transaction",
     "expire_tx",

@@ -24,6 +24,17 @@ def certify_tx(pending: Transaction) -> Transaction:
     return _move("certify", pending.tx_id, source, Account.available(_citizen(source)), pending.amount)
 
 
+def certify_run_tx(run_id: str, citizen_id: str, points: int) -> Transaction:
+    """A certification run certified ``points`` of the citizen's pending points: pending → available."""
+    return _move(
+        "certify-run",
+        f"{_key(run_id)}/{citizen_id}",
+        Account.pending(citizen_id),
+        Account.available(citizen_id),
+        points,
+    )
+
+
 def void_tx(pending: Transaction) -> Transaction:
     """A later check rejected pending points: → ``void:{book}`` (a pending bonus: back to its campaign)."""
     source = _pending_points(pending, "void")

@@ -20,6 +20,7 @@ from points_engine.ledger.accounts import Account, AccountKind
 TxKind: TypeAlias = Literal[
     "settle",
     "certify",
+    "certify-run",
     "void",
     "spend-reserve",
     "spend-post",
@@ -33,6 +34,9 @@ TxKind: TypeAlias = Literal[
 SHAPES: Mapping[TxKind, frozenset[tuple[AccountKind, AccountKind]]] = {
     "settle": frozenset({("issuance", "citizen-pending")}),
     "certify": frozenset({("citizen-pending", "citizen-available")}),
+    # A certification run moves all of a citizen's points it certified in one transaction: which
+    # settles those were is the run's membership (docs/certification.md), not a per-settle cause.
+    "certify-run": frozenset({("citizen-pending", "citizen-available")}),
     # A voided settle goes to its book's void account; a voided pending bonus back to its campaign.
     "void": frozenset({("citizen-pending", "void"), ("citizen-pending", "campaign")}),
     "spend-reserve": frozenset({("citizen-available", "citizen-held")}),

@@ -184,6 +184,8 @@ class TestVerify:
         assert (await http.get(VERIFY, headers=auditor)).json()["ok"] is True  # empty
         await some_history(http, admin)
         report = (await http.get(VERIFY, headers=auditor)).json()
+        assert all(check["ok"] for check in report.pop("checks").values()) and report.pop("findings") == []
+        report = {k: v for k, v in report.items() if k in ("ok", "rows", "head", "problem_count", "problems")}
         last = (await entries(http, auditor))[-1]
         assert report == {
             "ok": True,

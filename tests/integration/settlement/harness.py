@@ -105,6 +105,8 @@ def spawn_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
         "TANHUI_PII_KEY": settings.pii_key,
         "TANHUI_JWT_KEY": settings.jwt_key,
         "TANHUI_SETTLE_PARTITIONS": str(settings.settle_partitions),
+        # These tests reconcile settlement alone: no scheduled certification moving points meanwhile.
+        "TANHUI_CERTIFY_INTERVAL_S": "0",
         **env,
     }
     return subprocess.Popen(

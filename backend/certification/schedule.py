@@ -1,0 +1,79 @@
+"""Certification on a schedule, run by the settlement workers: every ``certify_interval_s``, each
+book's previous and current period (late reports of last month settle for up to 7 days), and any
+period with approvals waiting. Whichever worker claims the interval's slot runs it; the slot is a
+row in the database, so any number of workers run it once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Table, select, update
+
+from backend.certification.runs import REVIEWS, certify
+from backend.context import Platform
+from backend.errors import NothingToCertify
+from backend.models import SettlementCursor
+from backend.settlement.repository import dialect_insert
+from points_engine.certification import Period
+from points_engine.regions import BOOKS
+
+log = logging.getLogger(__name__)
+CURSORS: Table = SettlementCursor.__table__  # type: ignore[assignment]
+SLOT = "certify"
+
+
+async def run_certification_schedule(platform: Platform, stop: asyncio.Event) -> None:
+    interval = platform.settings.certify_interval_s
+    if interval <= 0:
+        return
+    while not stop.is_set():
+        try:
+            if await claim_slot(platform, interval):
+                await certify_due(platform)
+        except Exception:
+            log.exception("scheduled certification failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), min(interval, 60.0))
+
+
+async def claim_slot(platform: Platform, interval: float, now: datetime | None = None) -> bool:
+    """True for exactly one caller per interval."""
+    now = now or datetime.now(UTC)
+    async with platform.db.transaction() as tx:
+        await tx.conn.execute(
+            dialect_insert(tx.conn, CURSORS).on_conflict_do_nothing(),
+            [{"name": SLOT, "at": datetime(2000, 1, 1, tzinfo=UTC)}],
+        )
+        claimed = await tx.conn.execute(
+            update(CURSORS)
+            .where(CURSORS.c.name == SLOT, CURSORS.c.at <= now - timedelta(seconds=interval))
+            .values(at=now)
+        )
+        return bool(claimed.rowcount)
+
+
+async def certify_due(platform: Platform, now: datetime | None = None) -> list[str]:
+    """Run every due (book, period); the run ids issued."""
+    now = now or datetime.now(UTC)
+    current = Period.containing(now)
+    due = {(book, p) for book in BOOKS for p in (str(current.previous()), str(current))}
+    async with platform.db.read() as conn:
+        due |= set(
+            await conn.execute(
+                select(REVIEWS.c.book, REVIEWS.c.period)
+                .where(REVIEWS.c.decision == "approved", REVIEWS.c.run_id.is_(None))
+                .distinct()
+            )
+        )
+    issued = []
+    for book, period in sorted(due):
+        try:
+            run = await certify(platform.db, book, period, actor="schedule", now=now)
+        except NothingToCertify:
+            continue
+        log.info("certified %s: %d actions, %d t", run.run_id, run.tree_size, run.tonnes)
+        issued.append(run.run_id)
+    return issued

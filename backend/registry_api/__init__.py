@@ -1,0 +1,1 @@
+"""The public, read-only registry API (no authentication): runs, roots, serial ranges, proofs."""
