@@ -15,6 +15,8 @@ A crash between the two leaves the run ``issued``; ``complete_runs`` finishes it
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +46,9 @@ REVIEWS: Table = Review.__table__  # type: ignore[assignment]
 PARTITIONS: Table = SettlementPartition.__table__  # type: ignore[assignment]
 
 MOVE_CHUNK = 5000  # citizens per points transaction
+# Chunks written at once, in their own transactions: disjoint citizens, so no lock is shared, and
+# PostgreSQL writes on two cores while this process streams the next chunk.
+MOVE_WRITERS = 2
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -266,14 +271,24 @@ async def complete_run(db: Database, rid: str, *, progress: Progress | None = No
             progress("points", 0, int(run.points))
         moved = 0
         chunk: list[tuple[str, int]] = []
-        async for citizen, points in points_by_citizen(conn, scope_of(run)):
-            chunk.append((citizen, points))
-            if len(chunk) == MOVE_CHUNK:
-                moved += await _move(db, rid, chunk)
-                chunk = []
-                if progress:
-                    progress("points", moved, int(run.points))
-    moved += await _move(db, rid, chunk)
+        writing: deque[asyncio.Task[int]] = deque()
+        try:
+            async for citizen, points in points_by_citizen(conn, scope_of(run)):
+                chunk.append((citizen, points))
+                if len(chunk) == MOVE_CHUNK:
+                    writing.append(asyncio.create_task(_move(db, rid, chunk)))
+                    chunk = []
+                    if len(writing) == MOVE_WRITERS:
+                        moved += await writing.popleft()
+                        if progress:
+                            progress("points", moved, int(run.points))
+            writing.append(asyncio.create_task(_move(db, rid, chunk)))
+            while writing:
+                moved += await writing.popleft()
+        finally:
+            for task in writing:  # after a failure: stop the other writers, then let it propagate
+                task.cancel()
+            await asyncio.gather(*writing, return_exceptions=True)
     async with db.transaction() as tx:
         await tx.conn.execute(
             update(RUNS).where(RUNS.c.run_id == rid).values(status="complete", completed_at=tx.started_at)
