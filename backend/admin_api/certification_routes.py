@@ -16,6 +16,7 @@ from backend.openapi import problem_responses
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 Admin = Annotated[Principal, Depends(bearer("admin"))]
+Reader = Annotated[Principal, Depends(bearer("admin", "auditor"))]  # auditors read everything
 AUTH = ("invalid-token", "forbidden")
 
 
@@ -57,14 +58,14 @@ async def start_run(body: RunRequest, admin: Admin, platform: PlatformDep) -> Ru
 
 
 @router.get("/certification/runs/{run_id}", responses=problem_responses(*AUTH, "unknown-run", signed=False))
-async def read_run(run_id: str, _: Admin, platform: PlatformDep) -> RunRecord:
+async def read_run(run_id: str, _: Reader, platform: PlatformDep) -> RunRecord:
     """One run, with who started it and whether its points have moved."""
     return await get_run(platform.db, run_id)
 
 
 @router.get("/reviews", responses=problem_responses(*AUTH, "invalid-request", signed=False))
 async def awaiting_review(
-    _: Admin,
+    _: Reader,
     platform: PlatformDep,
     book: Literal["shantou", "nanao"] | None = None,
     after_partner_id: str | None = None,

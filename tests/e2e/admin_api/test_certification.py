@@ -66,18 +66,28 @@ ENDPOINTS = [
     ("GET", REVIEWS, None),
     ("POST", REVIEWS, {"partner_id": "transit_st", "event_id": "flagged-1", "decision": "approved"}),
 ]
+READS = {"GET"}  # auditors read runs and reviews; only admins start runs and decide
+
+
+def _refused(method: str, caller: str) -> bool:
+    return not (method in READS and caller == "an auditor token")
 
 
 @pytest.mark.parametrize(("method", "path", "payload"), ENDPOINTS)
 @pytest.mark.parametrize(("caller", "headers", "status", "code"), CALLERS, ids=[c[0] for c in CALLERS])
-async def test_only_an_admin_may_certify_or_review(
+async def test_only_an_admin_may_certify_or_review_and_auditors_may_read(
     http, platform, method, path, payload, caller, headers, status, code
 ):
     await seed(
         platform, [*actions(3), Seeded("transit_st", "flagged-1", "c_0001", NOV, 5000, 500, flagged=True)]
     )
     response = await http.request(method, path, json=payload, headers=headers(platform))
-    assert_problem(response, status, code)
+    if _refused(method, caller):
+        assert_problem(response, status, code)
+    elif path == REVIEWS:
+        assert response.status_code == 200 and [r["event_id"] for r in response.json()] == ["flagged-1"]
+    else:
+        assert_problem(response, 404, "unknown-run")  # an auditor may read it: there is none yet
     assert await count_rows(platform, "certification_runs") == 0
     assert await count_rows(platform, "reviews") == 0
 
