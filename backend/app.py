@@ -16,6 +16,7 @@ from backend.admin_api.registry_routes import router as admin_registry
 from backend.admin_api.router import router as admin_router
 from backend.audit_api.exports import router as audit_exports
 from backend.audit_api.router import router as audit_router
+from backend.citizen_api.router import router as citizen_router
 from backend.context import Platform
 from backend.partner_api.router import router as partner_router
 from backend.partner_api.schemas import (
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(audit_exports)
     app.include_router(registry_router)
     app.include_router(registry_proofs)
+    app.include_router(citizen_router)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

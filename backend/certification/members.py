@@ -7,6 +7,9 @@ A run covers (docs/certification.md):
   settlement partition, and
 - the flagged outcomes whose approval names the run (``reviews.run_id``).
 
+The citizen API asks the same question for one citizen across all runs (backend.citizens.certified);
+tests/integration/certification/test_membership_views.py holds the two equal.
+
 Leaves are ordered by (partner_id, event_id) in code-point order: the columns are ``COLLATE "C"``
 on PostgreSQL (migration 0004) and SQLite compares bytes.
 """
