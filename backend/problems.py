@@ -75,6 +75,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-reviewable": (409, "The action is not flagged for review"),
     "already-reviewed": (409, "The action has been reviewed already"),
     "unknown-range": (404, "No such serial range"),
+    "invalid-serial": (422, "Not a serial range TH-{BOOK}-{VINTAGE}-{RUN}-{START}-{END}"),
     "range-not-active": (409, "The range is retired or has been split: it cannot move"),
     "tonnes-outside-range": (422, "The tonnes are not inside the range"),
     "unknown-account": (404, "No such registry account"),
