@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,7 +75,11 @@ class RunRecord:
     completed_at: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self.__slots__}  # type: ignore[attr-defined]
+        return asdict(self)
+
+
+# Every field of a run's record but its serial is a column of certification_runs.
+RUN_FIELDS = tuple(f.name for f in fields(RunRecord) if f.name != "serial")
 
 
 def parse_book(book: str) -> Book:
@@ -379,23 +383,4 @@ async def get_run(db: Database, rid: str) -> RunRecord:
                 select(RANGES.c.serial).where(RANGES.c.run_id == rid, RANGES.c.parent.is_(None))
             )
         ).scalar()
-    return RunRecord(
-        run_id=run.run_id,
-        book=run.book,
-        period=run.period,
-        number=run.number,
-        vintage=run.vintage,
-        status=run.status,
-        tree_size=run.tree_size,
-        root=run.root,
-        reduction_g=run.reduction_g,
-        carry_in_g=run.carry_in_g,
-        carry_out_g=run.carry_out_g,
-        tonnes=run.tonnes,
-        points=run.points,
-        serial=serial,
-        actor=run.actor,
-        started_at=run.started_at,
-        issued_at=run.issued_at,
-        completed_at=run.completed_at,
-    )
+    return RunRecord(**{f: getattr(run, f) for f in RUN_FIELDS}, serial=serial)
