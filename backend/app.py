@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 
 from backend import openapi, problems
+from backend.admin_api.campaign_routes import router as admin_campaigns
 from backend.admin_api.certification_routes import router as admin_certification
+from backend.admin_api.merchant_routes import router as admin_merchants
 from backend.admin_api.pilot_routes import router as admin_pilot
 from backend.admin_api.registry_routes import router as admin_registry
 from backend.admin_api.router import router as admin_router
 from backend.audit_api.exports import router as audit_exports
 from backend.audit_api.router import router as audit_router
+from backend.citizen_api.campaign_routes import router as citizen_campaigns
+from backend.citizen_api.privacy_routes import router as citizen_privacy
+from backend.citizen_api.redemption_routes import router as citizen_redemption
 from backend.citizen_api.router import router as citizen_router
 from backend.context import Platform
+from backend.merchant_api.router import router as merchant_router
 from backend.partner_api.router import router as partner_router
 from backend.partner_api.schemas import (
     ActionBatch,
@@ -29,6 +34,7 @@ from backend.partner_api.schemas import (
 from backend.public_api.methodologies import router as public_methodologies
 from backend.registry_api.proofs import router as registry_proofs
 from backend.registry_api.router import router as registry_router
+from backend.request_ids import RequestIds
 from backend.settings import Settings, get_settings
 from backend.settlement.process import background_services
 from backend.settlement.worker import Worker
@@ -77,13 +83,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(registry_router)
     app.include_router(registry_proofs)
     app.include_router(citizen_router)
+    app.include_router(admin_campaigns)
+    app.include_router(citizen_campaigns)
+    app.include_router(citizen_privacy)
+    app.include_router(citizen_redemption)
+    app.include_router(merchant_router)
+    app.include_router(admin_merchants)
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["x-request-id"] = request.state.request_id
-        return response
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> dict[str, str]:

@@ -117,8 +117,10 @@ def demo(
     as_json: JsonOpt = False,
 ) -> None:
     """Seed demo partners, citizens and a week of actions through the real HTTP API (with the SDK);
-    then certify both books, retire a tonne for the Nan'ao pilot and verify a proof offline."""
+    then certify both books, retire a tonne for the Nan'ao pilot and verify a proof offline; then
+    open the demo merchants and spend one citizen's points at one of them, through the API."""
     from backend.demo import certify_and_prove, describe, seed
+    from backend.demo_shop import open_and_spend
 
     settings = get_settings()
     url = base_url or settings.base_url
@@ -127,6 +129,7 @@ def demo(
     )
     if certify:
         summary["certification"] = certify_and_prove(settings, url)
+        summary["shop"] = open_and_spend(settings, url)
     _emit(summary, as_json, describe(summary))
 
 
@@ -159,6 +162,15 @@ def bench(
         bool,
         typer.Option(help="Only the certification phase (no platform, no intake); needs --certify-actions."),
     ] = False,
+    redeem_seconds: Annotated[
+        float, typer.Option(help="Seconds of reservations + redemptions at --redeem-rate (0: no such phase).")
+    ] = 0.0,
+    redeem_rate: Annotated[
+        float, typer.Option(help="Redemptions per second in the redemption phase.")
+    ] = 200.0,
+    redeem_only: Annotated[
+        bool, typer.Option(help="Only the redemption phase (its own platform); needs --redeem-seconds.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """End-to-end benchmark on TANHUI_DATABASE_URL's server (a fresh database) and TANHUI_REDIS_URL:
@@ -171,7 +183,8 @@ def bench(
             batches=batches, batch_size=batch_size, clients=clients, connections=connections, rate=rate,
             single_seconds=single_seconds, workers=workers, api=api, settle_timeout=settle_timeout,
             keep_db=keep_db, out=out, seed=seed, cache=cache, certify_actions=certify_actions,
-            certify_only=certify_only,
+            certify_only=certify_only, redeem_seconds=redeem_seconds, redeem_rate=redeem_rate,
+            redeem_only=redeem_only,
         )  # fmt: skip
         result = execute(options, console)
     except BenchError as exc:
@@ -256,7 +269,8 @@ def partner_set_webhook(
     clear: Annotated[bool, typer.Option(help="Stop deliveries.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the URL that receives signed action.settled callbacks; prints its signing secret once."""
+    """Set the URL that receives signed callbacks (action.settled, points.expiring); prints its
+    signing secret once."""
     if not url and not clear:
         console.print("[red]error[/red]: give a URL or --clear")
         raise typer.Exit(2)
@@ -360,6 +374,27 @@ def certify_command(
         f"  serial {run['serial'] or '(none: under one tonne)'}\n  root   {run['root']}"
     )
     _emit({"issued": True, **run}, as_json, human)
+
+
+@app.command("expire")
+def expire_command(as_json: JsonOpt = False) -> None:
+    """Expire available points past their validity (oldest first) and queue `points.expiring` notices
+    of what expires within 30 days; a second run on the same Shanghai day changes nothing."""
+    from backend.bench.ui import progress
+    from backend.expiry import sweep
+
+    async def work(p: Platform) -> Any:
+        with progress(console) as bars:
+            task = bars.add_task("citizens", total=None, note="", visible=not as_json)
+            return await sweep(p, progress=lambda done, total: bars.update(task, completed=done, total=total))
+
+    report = _with_platform(work).as_dict()
+    expired = ", ".join(f"{n:,} {book}" for book, n in report["expired"].items()) or "none"
+    human = (
+        f"{report['day']}: {report['citizens']:,} citizens with points, {report['expired_citizens']:,} "
+        f"had points expire ({expired}); {report['notices']:,} notices queued"
+    )
+    _emit(report, as_json, human)
 
 
 def _anchor(value: str) -> tuple[int, str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis.asyncio as aioredis
 
@@ -31,7 +33,12 @@ class Platform:
     @classmethod
     async def open(cls, settings: Settings) -> Platform:
         embedded = None if settings.redis_url else EmbeddedRedis(settings.var_dir).start()
-        db = Database(settings.effective_database_url)
+        db = Database(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout_s=settings.db_pool_timeout_s,
+        )
         redis = await connect(settings, embedded)
         keys = Keys(settings.redis_prefix)
         box = SecretBox(settings.secret("secret_key"))
@@ -49,6 +56,12 @@ class Platform:
 
     def pii_hash_key(self) -> str:
         return self.settings.secret("pii_key")
+
+    @cached_property
+    def redemption_key(self) -> bytes:
+        """Signs redemption codes: derived from the token key, so it rotates with it."""
+        key = self.settings.secret("jwt_key").encode()
+        return hmac.new(key, b"tanhui redemption codes v1", "sha256").digest()
 
     async def close(self) -> None:
         await self.redis.aclose()

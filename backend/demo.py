@@ -257,4 +257,8 @@ def describe(summary: dict[str, Any]) -> str:
                 f"  proof: {proof['event_id']} of {proof['partner_id']} is leaf {proof['leaf_index']} of "
                 f"{proof['tree_size']} in {proof['run_id']} — verified offline against the public registry"
             )
+    if summary.get("shop"):
+        from backend.demo_shop import describe as describe_shop
+
+        lines.extend(describe_shop(summary["shop"]))
     return "\n".join(lines)

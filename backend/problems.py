@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.errors import AppError
@@ -82,6 +83,38 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "account-exists": (409, "A registry account of this id exists"),
     "cross-book": (409, "The operation would move credits between books or count a tonne twice"),
     "invalid-target": (422, "The target is not a positive number of whole tonnes for a year"),
+    # merchants, offers and redemptions (docs/redemption.md)
+    "merchant-exists": (409, "A merchant with this id exists"),
+    "unknown-merchant": (404, "No such merchant"),
+    "staff-disabled": (403, "The staff member or their merchant may no longer redeem"),
+    "unknown-offer": (404, "No such offer"),
+    "invalid-offer": (422, "The offer's terms are not valid"),
+    "offer-unavailable": (409, "The offer is paused or retired"),
+    "offer-out-of-window": (409, "The offer may not be reserved at this time"),
+    "out-of-stock": (409, "The offer is out of stock"),
+    "per-citizen-limit": (409, "The citizen holds or has redeemed as many units as one citizen may"),
+    "insufficient-points": (409, "Not enough available points (pending points cannot be spent)"),
+    "idempotency-conflict": (409, "The Idempotency-Key was used before for a different request"),
+    "unknown-reservation": (404, "No such reservation"),
+    "not-cancellable": (409, "Only a reservation not yet redeemed or voided can be cancelled"),
+    "invalid-code": (422, "Not a redemption code signed by Tanhui"),
+    "unknown-code": (404, "No live reservation has this short code"),
+    "code-expired": (410, "The redemption code has expired; the reservation is void"),
+    "code-used": (409, "The redemption code has been used, cancelled or voided"),
+    "foreign-code": (403, "The code is for another merchant's offer"),
+    "not-reversible": (409, "Only a redeemed, unreversed redemption can be reversed"),
+    "reversal-window-closed": (409, "The redemption is older than the reversal window"),
+    "invalid-statement-range": (422, "Statements are listed for at most 92 days, from <= to"),
+    # citizens' personal data (docs/privacy.md)
+    "open-reservations": (409, "Points are held by a reservation: redeem or cancel it first"),
+    "citizen-deleted": (410, "The citizen deleted their account"),
+    # campaigns (docs/campaigns.md)
+    "invalid-campaign": (422, "The campaign or its budget breaks a campaign rule"),
+    "unknown-campaign": (404, "No such campaign"),
+    "campaign-exists": (409, "A campaign with this id exists"),
+    "campaign-ended": (409, "The campaign has ended: it grants nothing more"),
+    # load
+    "overloaded": (503, "The platform is at capacity; retry after the Retry-After seconds"),
     # never for anything a client can send
     "invariant-violation": (500, "Internal error"),
     "internal": (500, "Internal error"),
@@ -117,6 +150,15 @@ def install(app: FastAPI) -> None:
             log.error("engine error %s: %s", exc.code, exc.detail)
             return problem_response(request, "internal", "an internal error occurred")
         return problem_response(request, exc.code, exc.detail)
+
+    @app.exception_handler(PoolTimeout)
+    async def _overloaded(request: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every database connection stayed busy for the pool's whole timeout: shed the request
+        # with a clean answer (nothing was written) rather than a 500.
+        log.warning("database pool exhausted: %s", exc)
+        response = problem_response(request, "overloaded", "every database connection is busy; retry shortly")
+        response.headers["retry-after"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

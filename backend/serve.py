@@ -67,12 +67,14 @@ def _banner(settings: Settings, demo: bool) -> None:
 
 def _demo(settings: Settings, as_json: bool) -> None:
     from backend.demo import certify_and_prove, describe, seed
+    from backend.demo_shop import open_and_spend
 
     summary = seed(settings, settings.base_url, progress=not as_json)
     try:
         summary["certification"] = certify_and_prove(settings, settings.base_url)
+        summary["shop"] = open_and_spend(settings, settings.base_url)
     except Exception as exc:  # the platform stays up; the demo's last step says what went wrong
-        console.print(f"[red]demo certification failed:[/red] {exc}")
+        console.print(f"[red]demo certification or spending failed:[/red] {exc}")
     console.print(describe(summary))
     console.print(f"partner credentials in {summary['credentials_file']}")
 

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     max_action_future_s: int = 300
 
     workers: bool = True  # run background workers inside `tanhui serve`
+    # PostgreSQL connections per process; waiting longer than the timeout for one is a 503.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_pool_timeout_s: float = 30.0
 
     # Settlement. Changing the number of partitions needs drained streams (docs/ARCHITECTURE.md).
     settle_partitions: int = 8
@@ -69,6 +73,15 @@ class Settings(BaseSettings):
     sweep_interval_s: float = 5.0
     # Certification runs by the workers: each book's previous and current month, once per interval.
     certify_interval_s: float = 24 * 3600.0  # 0: never (runs only from the admin API and CLI)
+    # Expiry of available points, oldest first (docs/expiry.md): calendar months in Asia/Shanghai.
+    points_validity_months: int = Field(default=24, ge=1, le=1200)
+    expiry_interval_s: float = 3600.0  # 0: never (sweeps only from `tanhui expire`)
+    # Campaign bonuses granted by the workers, every interval (docs/campaigns.md).
+    campaign_interval_s: float = 10.0  # 0: never
+    # Redemptions: how long a reservation (and its code) lives, how long a merchant may reverse one.
+    reservation_ttl_s: int = 600
+    reversal_window_s: int = 24 * 3600
+    reservation_sweep_interval_s: float = 30.0  # 0: never (expired holds are then voided lazily)
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import redis
 from rich.console import Console
 
-from backend.bench import certification, corpus, phases, population, processes
+from backend.bench import certification, corpus, phases, population, processes, redemption
 from backend.bench.clients import Target
 from backend.bench.corpus import Workload
 from backend.bench.cpu import CpuMeter
@@ -53,10 +53,21 @@ class BenchOptions:
     cache: bool = True  # reuse generated actions and the bound population (a template database)
     certify_actions: int = 0  # settled actions generated for the certification phase (0: no phase)
     certify_only: bool = False  # the certification phase alone: no platform, no intake
+    redeem_seconds: float = 0.0  # seconds of redemptions at redeem_rate (0: no redemption phase)
+    redeem_rate: float = 200.0
+    redeem_only: bool = False  # the redemption phase alone (on a platform of its own)
 
     def __post_init__(self) -> None:
         if self.certify_actions < 0 or (self.certify_only and self.certify_actions < 1):
             raise BadOptions("--certify-actions must be >= 0, and >= 1 with --certify-only")
+        if (
+            self.redeem_seconds < 0
+            or self.redeem_rate <= 0
+            or (self.redeem_only and self.redeem_seconds <= 0)
+        ):
+            raise BadOptions("--redeem-seconds must be >= 0 (> 0 with --redeem-only), --redeem-rate > 0")
+        if self.certify_only and self.redeem_only:
+            raise BadOptions("--certify-only and --redeem-only exclude each other")
         if self.batches < 1 or not 1 <= self.batch_size <= 1000:
             raise BadOptions("--batches must be >= 1 and --batch-size within 1..1000")
         if self.clients < 1 or self.connections < 1 or self.api < 1:
@@ -140,7 +151,7 @@ def _header(run: Run, now: datetime) -> dict[str, Any]:
 
 
 def _measure(run: Run, result: dict[str, Any], cache_dir: Path, console: Console) -> None:
-    if not run.options.certify_only:
+    if not (run.options.certify_only or run.options.redeem_only):
         workload, target = _setup(run, result, cache_dir if run.options.cache else None, console)
         meter = CpuMeter({p.name: p.pid for p in run.procs}, run.db.name, _redis_port(run.base.redis_url))
         monitor = phases.Monitor(run.procs, run.started, meter)
@@ -148,6 +159,25 @@ def _measure(run: Run, result: dict[str, Any], cache_dir: Path, console: Console
         _phases(run, result, workload, target, monitor, console)
     if run.options.certify_actions:
         _certification(run, result, console)
+    if run.options.redeem_seconds:
+        _redemption(run, result, console)
+
+
+def _redemption(run: Run, result: dict[str, Any], console: Console) -> None:
+    """The redemption phase, in a database and on a platform process of its own."""
+    options = run.options
+    db = run.db.sibling(f"{run.db.name}_redeem")
+    try:
+        result["redemption"] = redemption.measure(
+            db, run.base, run.run_dir, f"{run.redis_prefix}_redeem", options.redeem_rate,
+            options.redeem_seconds, console,
+        )  # fmt: skip
+    finally:
+        if not options.keep_db:
+            with contextlib.suppress(Exception):  # cleanup must not hide the phase's own error
+                db.drop()
+            with contextlib.suppress(Exception):
+                _clear_redis(run.base.redis_url, f"{run.redis_prefix}_redeem")
 
 
 def _certification(run: Run, result: dict[str, Any], console: Console) -> None:
@@ -323,6 +353,7 @@ def _targets(result: dict[str, Any]) -> dict[str, Any]:
         },
         "memory_flat": {"target": "flat in the number of actions", "value": flat, "met": flat},
         "certification_run": certification.target(result.get("certification")),
+        **((result.get("redemption") or {}).get("targets") or {}),
     }
 
 

@@ -42,7 +42,10 @@ class Connection:
 
     async def post_signed(self, creds: Credentials, path: str, body: bytes) -> tuple[int, bytes]:
         """POST `body` to `path`, signed for `creds`; (status, response body). Raises WireError."""
-        auth = authorization_header(creds, "POST", path, body)
+        return await self.post(path, body, authorization_header(creds, "POST", path, body))
+
+    async def post(self, path: str, body: bytes, auth: str) -> tuple[int, bytes]:
+        """POST `body` to `path` with this Authorization header; (status, body). Raises WireError."""
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: application/json\r\nAuthorization: {auth}\r\n"

@@ -6,53 +6,30 @@ row in the database, so any number of workers run it once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select
 
+from backend import slots
 from backend.certification.runs import REVIEWS, certify
 from backend.context import Platform
 from backend.errors import NothingToCertify
-from backend.models import SettlementCursor
-from backend.settlement.repository import dialect_insert
 from points_engine.certification import Period
 from points_engine.regions import BOOKS
 
 log = logging.getLogger(__name__)
-CURSORS: Table = SettlementCursor.__table__  # type: ignore[assignment]
 SLOT = "certify"
 
 
 async def run_certification_schedule(platform: Platform, stop: asyncio.Event) -> None:
     interval = platform.settings.certify_interval_s
-    if interval <= 0:
-        return
-    while not stop.is_set():
-        try:
-            if await claim_slot(platform, interval):
-                await certify_due(platform)
-        except Exception:
-            log.exception("scheduled certification failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), min(interval, 60.0))
+    await slots.every(platform.db, SLOT, interval, lambda: certify_due(platform), stop)
 
 
 async def claim_slot(platform: Platform, interval: float, now: datetime | None = None) -> bool:
     """True for exactly one caller per interval."""
-    now = now or datetime.now(UTC)
-    async with platform.db.transaction() as tx:
-        await tx.conn.execute(
-            dialect_insert(tx.conn, CURSORS).on_conflict_do_nothing(),
-            [{"name": SLOT, "at": datetime(2000, 1, 1, tzinfo=UTC)}],
-        )
-        claimed = await tx.conn.execute(
-            update(CURSORS)
-            .where(CURSORS.c.name == SLOT, CURSORS.c.at <= now - timedelta(seconds=interval))
-            .values(at=now)
-        )
-        return bool(claimed.rowcount)
+    return await slots.claim(platform.db, SLOT, interval, now)
 
 
 async def certify_due(platform: Platform, now: datetime | None = None) -> list[str]:

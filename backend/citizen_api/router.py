@@ -28,8 +28,10 @@ async def me(citizen: CitizenCaller, platform: PlatformDep) -> CitizenRead:
 
 @router.get("/balances", responses=problem_responses(*AUTH, signed=False))
 async def balances(citizen: CitizenCaller, platform: PlatformDep) -> BalancesRead:
-    """Points: `pending` (settled, awaiting certification), `available` (certified), `held`."""
-    return BalancesRead.model_validate(await profile.balances(platform.db, citizen.sub))
+    """Points: `pending` (settled, awaiting certification), `available` (certified), `held`; of the
+    available, `expiring` within 30 days and the `next_expiry` (docs/expiry.md)."""
+    months = platform.settings.points_validity_months
+    return BalancesRead.model_validate(await profile.balances(platform.db, citizen.sub, months))
 
 
 @router.get("/history", responses=problem_responses(*AUTH, "invalid-request", signed=False))

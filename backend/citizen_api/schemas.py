@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,10 +25,19 @@ class CitizenRead(_Read):
     partners: list[PartnerBindingRead]
 
 
+class ExpiryRead(_Read):
+    on: date = Field(description="the Asia/Shanghai day at whose start the points expire")
+    points: int
+
+
 class BalancesRead(_Read):
     pending: int = Field(description="points booked at settlement, not yet certified")
     available: int = Field(description="certified points, spendable")
     held: int = Field(description="points reserved by a redemption in progress")
+    expiring: int = Field(description="of the available points, those that expire within 30 days")
+    next_expiry: ExpiryRead | None = Field(
+        description="the first date points expire on; null: none within 30 days"
+    )
 
 
 class HistoryItemRead(_Read):

@@ -1,16 +1,19 @@
-"""The citizen's profile (the partners bound and their consent) and point balances."""
+"""The citizen's profile (the partners bound and their consent) and point balances (with what
+expires within 30 days: docs/expiry.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Table, func, select
 
 from backend.db import Database
 from backend.errors import NotFound
+from backend.expiry.movements import available_of, movements
 from backend.models import Binding, Citizen, LedgerBalance
+from points_engine.expiry import Expiring, outlook
 from points_engine.ledger import Account
 
 CITIZENS: Table = Citizen.__table__  # type: ignore[assignment]
@@ -38,6 +41,8 @@ class Balances:
     pending: int
     available: int
     held: int
+    expiring: int  # of ``available``, what expires within 30 days (or is past due, awaiting the sweep)
+    next_expiry: Expiring | None
 
 
 async def profile(db: Database, citizen_id: str) -> Profile:
@@ -70,8 +75,11 @@ def _binding(partner_id: str, bindings: list[tuple[datetime, datetime | None]]) 
     return PartnerBinding(partner_id, bound_at, "withdrawn", max(w for w in withdrawals if w is not None))
 
 
-async def balances(db: Database, citizen_id: str) -> Balances:
-    """The citizen's pending, available and held points (each the sum of its shards; none = 0)."""
+async def balances(
+    db: Database, citizen_id: str, validity_months: int, now: datetime | None = None
+) -> Balances:
+    """The citizen's pending, available and held points (each the sum of its shards; none = 0),
+    and of the available ones, what expires within 30 days of ``now`` and the first such date."""
     accounts = {
         str(Account.pending(citizen_id)): "pending",
         str(Account.available(citizen_id)): "available",
@@ -84,4 +92,12 @@ async def balances(db: Database, citizen_id: str) -> Balances:
             .group_by(BALANCES.c.account)
         )
         sums = {accounts[account]: int(total) for account, total in rows}
-    return Balances(sums.get("pending", 0), sums.get("available", 0), sums.get("held", 0))
+        history = (await movements(conn, [available_of(citizen_id)]))[available_of(citizen_id)]
+    expiring = outlook(history, now or datetime.now(UTC), validity_months).expiring
+    return Balances(
+        sums.get("pending", 0),
+        sums.get("available", 0),
+        sums.get("held", 0),
+        sum(e.points for e in expiring),
+        expiring[0] if expiring else None,
+    )

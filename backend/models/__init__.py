@@ -2,6 +2,7 @@
 
 from backend.models.actions import AcceptedAction
 from backend.models.audit import AuditRecord
+from backend.models.campaigns import CampaignGrant, CampaignRecord, CampaignWatermark
 from backend.models.certification import (
     CertificationBook,
     CertificationRun,
@@ -13,6 +14,7 @@ from backend.models.certification import (
     RunWatermark,
 )
 from backend.models.citizens import Binding, Citizen
+from backend.models.merchants import Merchant, MerchantStaff, Offer, Reservation
 from backend.models.partners import Partner, PartnerKey
 from backend.models.settlement import (
     LedgerBalance,
@@ -29,17 +31,24 @@ __all__ = [
     "AcceptedAction",
     "AuditRecord",
     "Binding",
+    "CampaignGrant",
+    "CampaignRecord",
+    "CampaignWatermark",
     "CertificationBook",
     "CertificationRun",
     "Citizen",
     "CreditRange",
     "LedgerBalance",
     "LedgerTransaction",
+    "Merchant",
+    "MerchantStaff",
+    "Offer",
     "Partner",
     "PartnerKey",
     "PilotTarget",
     "PublishedMethodology",
     "RegistryAccount",
+    "Reservation",
     "Review",
     "RunChunk",
     "RunWatermark",

@@ -14,8 +14,10 @@ class Citizen(SQLModel, table=True):
 
     citizen_id: str = Field(primary_key=True, max_length=40)
     # Keyed hash (HMAC-SHA256 with the PII key) of the E.164 mobile: the number itself is never stored.
+    # A deleted citizen's is a random tombstone (docs/privacy.md): the mobile may bind anew.
     mobile_hash: str = Field(unique=True, max_length=64)
     created_at: datetime = Field(sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
+    deleted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # type: ignore[call-overload]
 
 
 class Binding(SQLModel, table=True):

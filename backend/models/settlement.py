@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index
+from sqlalchemy import BigInteger, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.models.types import JsonColumn, UtcDateTime
@@ -43,10 +43,23 @@ class SettledOutcome(SQLModel, table=True):
     settled_at: datetime = Field(sa_type=UtcDateTime, nullable=False)  # type: ignore[call-overload]
 
 
+NOT_SETTLE = text("kind <> 'settle'")
+
+
 class LedgerTransaction(SQLModel, table=True):
     """One ledger transaction: ``amount`` points from ``debit`` to ``credit`` (its two postings)."""
 
     __tablename__ = "ledger_transactions"
+    # An account's movements other than settling (spends, certifications, bonuses, expiries) by
+    # time: what statements and expiry read. Settles are left out, so the hot path pays nothing.
+    __table_args__ = (
+        Index(
+            "ix_ledger_tx_credit", "credit", "booked_at", postgresql_where=NOT_SETTLE, sqlite_where=NOT_SETTLE
+        ),
+        Index(
+            "ix_ledger_tx_debit", "debit", "booked_at", postgresql_where=NOT_SETTLE, sqlite_where=NOT_SETTLE
+        ),
+    )
 
     tx_id: str = Field(primary_key=True, max_length=35)
     kind: str = Field(max_length=16)

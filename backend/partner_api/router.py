@@ -91,7 +91,8 @@ async def quote(signed: SignedPartner, platform: PlatformDep) -> QuoteRead:
 
 @router.put("/webhook", responses=problem_responses(*BODY), openapi_extra=json_body(WebhookUpdate))
 async def set_webhook(signed: SignedPartner, platform: PlatformDep) -> WebhookRead:
-    """Register the URL that receives signed `action.settled` callbacks; returns a new secret, shown once."""
+    """Register the URL that receives signed callbacks (`action.settled`, `points.expiring`);
+    returns a new secret, shown once."""
     return await service.set_webhook(platform, signed)
 
 

@@ -115,7 +115,9 @@ class QuoteRead(BaseModel):
 
 
 class WebhookUpdate(_Strict):
-    url: str = Field(pattern=WebhookUrl, max_length=2000, description="where action.settled is POSTed")
+    url: str = Field(
+        pattern=WebhookUrl, max_length=2000, description="where action.settled and points.expiring are POSTed"
+    )
 
 
 class WebhookRead(BaseModel):

@@ -9,8 +9,11 @@ import asyncio
 import logging
 import signal
 
+from backend.campaigns.grants import run_campaign_grants
 from backend.certification.schedule import run_certification_schedule
 from backend.context import Platform
+from backend.expiry import run_expiry
+from backend.redemption.sweeper import run_reservation_sweeper
 from backend.settings import Settings
 from backend.settlement.worker import Service, Worker
 from backend.webhooks.dispatcher import run_dispatcher
@@ -18,7 +21,13 @@ from backend.webhooks.dispatcher import run_dispatcher
 
 def background_services() -> tuple[Service, ...]:
     """The loops a worker runs beside settlement."""
-    return (run_dispatcher, run_certification_schedule)
+    return (
+        run_dispatcher,
+        run_certification_schedule,
+        run_reservation_sweeper,
+        run_campaign_grants,
+        run_expiry,
+    )
 
 
 def run_worker(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Webhook delivery: the outbox of ``action.settled`` callbacks, sent signed and retried.
+"""Webhook delivery: the outbox of callbacks (``action.settled``, ``points.expiring``), signed, retried.
 
 ``deliver_due`` runs one round; ``run_dispatcher`` runs rounds until told to stop. See
 ``docs/webhooks.md`` for the schedule, the signature and the give-up rule.

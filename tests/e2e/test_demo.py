@@ -89,6 +89,11 @@ def test_the_demo_ends_with_credits_in_both_books_a_retirement_and_a_verified_pr
     )
     assert verify.returncode == 0 and verify.stdout.startswith("valid:"), verify.stderr
 
+    # Then a citizen spent points at a demo merchant through the API alone, and it reconciled.
+    spent = summary["shop"]["spent"]
+    assert spent["available_after"] == spent["available_before"] - spent["points"] > -1
+    assert spent["qr_png_bytes"] > 100 and spent["statement_reconciled"] is True
+
     # A second demo is idempotent: nothing new accepted, nothing certified twice.
     again = as_json(_tanhui(env, "demo", "--citizens", "500", "--json"))
     assert again["totals"]["accepted"] == 0 and again["certification"]["runs"] == []

@@ -89,8 +89,18 @@ class TestBalances:
             available = sum(i.points for i in world.certified(citizen))
             response = await http.get(BALANCES, headers=citizen_headers(platform, citizen))
             assert response.status_code == 200, response.text
-            assert response.json() == {"pending": booked - available, "available": available, "held": 0}
+            # (the points arrived now: nothing expires for 24 months)
+            assert response.json() == {
+                "pending": booked - available, "available": available, "held": 0, "expiring": 0,
+                "next_expiry": None,
+            }  # fmt: skip
 
     async def test_a_citizen_with_no_postings_has_zero_everywhere(self, http, platform, world):
         response = await http.get(BALANCES, headers=citizen_headers(platform, "c_nobody"))
-        assert response.json() == {"pending": 0, "available": 0, "held": 0}
+        assert response.json() == {
+            "pending": 0,
+            "available": 0,
+            "held": 0,
+            "expiring": 0,
+            "next_expiry": None,
+        }

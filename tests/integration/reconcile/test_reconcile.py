@@ -33,7 +33,10 @@ class TestUntouched:
         assert report.ok, [str(f) for f in report.findings]
         assert report.finding_count == 0 and report.findings == ()
         assert list(report.checks) == list(CHECKS)
-        assert all(c.ok and c.checked > 0 for c in report.checks.values()), report.checks
+        # Nothing was spent in this history: the redemptions check has no rows to look at.
+        looked = {name: c for name, c in report.checks.items() if name != "redemptions"}
+        assert all(c.ok and c.checked > 0 for c in looked.values()), report.checks
+        assert report.checks["redemptions"].ok
         assert report.checks["runs"].checked == 3
         assert report.checks["overlap"].checked >= sum(r["tree_size"] for r in runs.values())
         assert set(seen) == set(CHECKS)

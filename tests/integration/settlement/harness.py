@@ -105,8 +105,11 @@ def spawn_worker(settings: Settings, **env: str) -> subprocess.Popen[bytes]:
         "TANHUI_PII_KEY": settings.pii_key,
         "TANHUI_JWT_KEY": settings.jwt_key,
         "TANHUI_SETTLE_PARTITIONS": str(settings.settle_partitions),
-        # These tests reconcile settlement alone: no scheduled certification moving points meanwhile.
+        # These tests reconcile settlement alone: no scheduled certification, expiry or sweeping
+        # moving points meanwhile.
         "TANHUI_CERTIFY_INTERVAL_S": "0",
+        "TANHUI_EXPIRY_INTERVAL_S": "0",
+        "TANHUI_RESERVATION_SWEEP_INTERVAL_S": "0",
         **env,
     }
     return subprocess.Popen(

@@ -1,0 +1,1 @@
+"""The merchant staff's API (role ``merchant``): redeem codes, reverse, read statements."""
