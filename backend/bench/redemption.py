@@ -83,7 +83,9 @@ async def _drive(
         client = Client(port)
         try:
             rated = await _at_rate(client, platform, shop, till, citizens, rate, console)
+            await client.close()
             wallet = await _one_wallet(client, platform, shop, console)
+            await client.close()
             code = await _one_code(client, platform, shop, till)
         finally:
             await client.close()
@@ -168,7 +170,10 @@ class Client:
         return status, orjson.loads(body) if body else {}
 
     async def close(self) -> None:
-        for conn in self.idle:
+        """Close every idle connection. Between phases too: the server closes a keep-alive
+        connection idle for 5 s, and a request sent on it would fail through no fault of the server."""
+        idle, self.idle = self.idle, []
+        for conn in idle:
             await conn.close()
 
 
