@@ -14,6 +14,7 @@ from backend.crypto import SecretBox
 from backend.db import Database
 from backend.embedded_redis import EmbeddedRedis
 from backend.methodologies import MethodologyRegistry
+from backend.pg import HotPool, hot_pool
 from backend.redis import Keys, connect
 from backend.settings import Settings
 
@@ -29,6 +30,7 @@ class Platform:
     tokens: TokenService
     methodologies: MethodologyRegistry
     embedded_redis: EmbeddedRedis | None = None
+    pg: HotPool | None = None  # raw psycopg for the hot paths; None on SQLite
 
     @classmethod
     async def open(cls, settings: Settings) -> Platform:
@@ -52,6 +54,11 @@ class Platform:
             tokens=TokenService(settings.secret("jwt_key"), settings.jwt_issuer),
             methodologies=MethodologyRegistry(db, redis, keys),
             embedded_redis=embedded,
+            pg=hot_pool(
+                settings.effective_database_url,
+                size=settings.db_pool_size,
+                timeout_s=settings.db_pool_timeout_s,
+            ),
         )
 
     def pii_hash_key(self) -> str:
@@ -65,6 +72,8 @@ class Platform:
 
     async def close(self) -> None:
         await self.redis.aclose()
+        if self.pg is not None:
+            await self.pg.close()
         await self.db.dispose()
         if self.embedded_redis is not None:
             self.embedded_redis.stop()

@@ -2,12 +2,13 @@
 redemptions): idempotent by ``tx_id``, balances moved only for transactions new to the journal.
 
 Runs in the caller's transaction; never commits. A citizen or merchant balance driven below zero
-raises ``InsufficientBalance`` and so rolls the whole use case back.
+raises ``InsufficientBalance`` and so rolls the whole use case back. ``balances`` is the one read of
+given accounts' balances (each the sum of its ``ledger_balances`` shards).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -54,18 +55,28 @@ async def post(conn: AsyncConnection, txs: Sequence[Transaction], now: datetime)
     deltas = balance_deltas(fresh, 0)
     await add_balances(conn, deltas)
     guarded = sorted({a for a, _ in deltas if not Account.parse(a).may_go_negative})
-    if guarded:
-        negative = (
-            await conn.execute(
-                select(BALANCES.c.account, func.sum(BALANCES.c.balance))
-                .where(BALANCES.c.account.in_(guarded))
-                .group_by(BALANCES.c.account)
-                .having(func.sum(BALANCES.c.balance) < 0)
-                .limit(1)
-            )
-        ).first()
-        if negative is not None:
-            account = Account.parse(negative[0])
-            moved = sum(p.amount for tx in fresh for p in tx.postings if p.account == account)
-            raise InsufficientBalance(account, int(negative[1]) - moved, -moved)
+    negative = next(((a, b) for a, b in (await balances(conn, guarded)).items() if b < 0), None)
+    if negative is not None:
+        account = Account.parse(negative[0])
+        moved = sum(p.amount for tx in fresh for p in tx.postings if p.account == account)
+        raise InsufficientBalance(account, negative[1] - moved, -moved)
     return len(fresh)
+
+
+async def balances(
+    conn: AsyncConnection, accounts: Iterable[str | Account], *, lock: bool = False
+) -> dict[str, int]:
+    """Each account's balance, the sum of its shards, by account id in the order asked; an account
+    with no row has 0. ``lock``: its rows stay locked to the end of the transaction, taken in
+    (account, shard) order (PostgreSQL; SQLite has one writer)."""
+    sums = dict.fromkeys(map(str, accounts), 0)
+    if not sums:
+        return sums
+    b = BALANCES.c
+    if lock:  # PostgreSQL refuses FOR UPDATE with GROUP BY: lock and read the rows, sum them here
+        query = select(b.account, b.balance).order_by(b.account, b.shard).with_for_update()
+    else:
+        query = select(b.account, func.sum(b.balance)).group_by(b.account)
+    for account, balance in await conn.execute(query.where(b.account.in_(sums))):
+        sums[account] += int(balance)
+    return sums

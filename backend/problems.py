@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout as HotPoolTimeout
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -152,7 +153,8 @@ def install(app: FastAPI) -> None:
         return problem_response(request, exc.code, exc.detail)
 
     @app.exception_handler(PoolTimeout)
-    async def _overloaded(request: Request, exc: PoolTimeout) -> JSONResponse:
+    @app.exception_handler(HotPoolTimeout)
+    async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
         # Every database connection stayed busy for the pool's whole timeout: shed the request
         # with a clean answer (nothing was written) rather than a 500.
         log.warning("database pool exhausted: %s", exc)

@@ -1,5 +1,6 @@
 """Periodic jobs that any number of workers run once per interval: whoever claims the interval's
-slot (a row of ``settlement_cursors``, moved forward in one conditional UPDATE) does the work."""
+slot (a row of ``settlement_cursors``, moved forward in one conditional UPDATE) does the work. A job
+may also ``mark`` when it last completed (another row) and read it back with ``marked``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import Table, update
 
 from backend.db import Database
 from backend.models import SettlementCursor
-from backend.settlement.repository import dialect_insert
+from backend.settlement.repository import cursor, dialect_insert, set_cursor
 
 log = logging.getLogger(__name__)
 CURSORS: Table = SettlementCursor.__table__  # type: ignore[assignment]
@@ -33,6 +34,18 @@ async def claim(db: Database, slot: str, interval: float, now: datetime | None =
             .values(at=now)
         )
         return bool(claimed.rowcount)
+
+
+async def marked(db: Database, name: str) -> datetime | None:
+    """When ``mark`` last recorded ``name``; None if it never did."""
+    async with db.read() as conn:
+        return await cursor(conn, name)
+
+
+async def mark(db: Database, name: str, at: datetime) -> None:
+    """Record ``at`` as the time of ``name`` (one row, overwritten), in a transaction of its own."""
+    async with db.transaction() as tx:
+        await set_cursor(tx.conn, name, at)
 
 
 async def every(

@@ -10,16 +10,15 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.context import Platform
-from backend.ledger_store import post
+from backend.ledger_store import balances, post
 from backend.merchants import directory, offers
 from backend.merchants.schemas import OfferCreate, OfferRead
-from backend.models import LedgerBalance, Offer
+from backend.models import Offer
 from points_engine.ledger import Account, certify_run_tx, settle_tx
 
-BALANCES = LedgerBalance.__table__  # type: ignore[attr-defined]
 OFFERS = Offer.__table__  # type: ignore[attr-defined]
 
 
@@ -48,10 +47,7 @@ async def pending(platform: Platform, citizen_id: str, points: int, key: str = "
 
 async def balance(platform: Platform, account: Account) -> int:
     async with platform.db.read() as conn:
-        total = await conn.execute(
-            select(func.coalesce(func.sum(BALANCES.c.balance), 0)).where(BALANCES.c.account == str(account))
-        )
-        return int(total.scalar_one())
+        return (await balances(conn, [account]))[str(account)]
 
 
 async def stock_left(platform: Platform, offer_id: str) -> int:

@@ -15,6 +15,7 @@ then the merchant's balance, the day's statement and the ledger are reconciled.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import time
 from collections import Counter
@@ -58,29 +59,37 @@ def measure(
     rate: float,
     seconds: float,
     console: Console,
+    apis: int = 1,
 ) -> dict[str, Any]:
     db.create()
     keys = {name: secrets.token_urlsafe(32) for name in population.SECRET_NAMES}
     settings, env = population.platform_config(base, db, run_dir, prefix, keys)
-    env.update(TANHUI_PORT=str(processes.free_port()), TANHUI_WORKERS="false")
-    api = processes.start("redeem-api", "api", ["serve"], env, run_dir)
+    env.update(TANHUI_WORKERS="false")
+    procs = [
+        processes.start(
+            f"redeem-api-{n}", "api", ["serve"], {**env, "TANHUI_PORT": str(processes.free_port())}, run_dir
+        )
+        for n in range(apis)
+    ]
     try:
-        processes.wait_ready([api])
-        result = asyncio.run(_drive(settings, api.port or 0, rate, seconds, console))
-        result["api_rss_mb"] = api.hwm_mb()
+        processes.wait_ready(procs)
+        ports = [p.port or 0 for p in procs]
+        result = asyncio.run(_drive(settings, ports, rate, seconds, console))
+        result["api_processes"] = apis
+        result["api_rss_mb"] = [p.hwm_mb() for p in procs]
         return {"database": db.where, **result}
     finally:
-        processes.stop([api])
+        processes.stop(procs)
 
 
 async def _drive(
-    settings: Settings, port: int, rate: float, seconds: float, console: Console
+    settings: Settings, ports: list[int], rate: float, seconds: float, console: Console
 ) -> dict[str, Any]:
     platform = await Platform.open(settings)
     try:
         count = max(1, int(rate * seconds))
         shop, till, citizens = await _setup(platform, count, console)
-        client = Client(port)
+        client = Client(ports)
         try:
             rated = await _at_rate(client, platform, shop, till, citizens, rate, console)
             await client.close()
@@ -155,25 +164,36 @@ class Client:
     """Keep-alive connections to the platform, lent one request (or pair) at a time. The bench's
     own cheap HTTP (backend.bench.wire): a client library's pool costs more CPU than the server."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.idle: list[Connection] = []
+    # uvicorn closes a keep-alive connection idle for 5 s; a request sent on it as it closes fails
+    # through no fault of the server. Connections idle longer than this are not lent again.
+    STALE_S = 3.0
+
+    def __init__(self, ports: list[int]) -> None:
+        self.ports = itertools.cycle(ports)  # new connections take the API processes in turn
+        self.idle: list[tuple[float, Connection]] = []
 
     async def post(self, path: str, document: dict[str, Any], auth: str) -> tuple[int, dict[str, Any]]:
         """(status, body); a connection the server broke is status 0, never an exception."""
-        conn = self.idle.pop() if self.idle else Connection("127.0.0.1", self.port)
+        conn = await self._lend()
         try:
             status, body = await conn.post(path, orjson.dumps(document), auth)
         except WireError as exc:
-            return 0, {"type": f"connection/{type(exc).__name__}"}
-        self.idle.append(conn)
+            return 0, {"type": f"connection/{str(exc).split(':', 1)[0]}"}
+        self.idle.append((time.monotonic(), conn))
         return status, orjson.loads(body) if body else {}
 
+    async def _lend(self) -> Connection:
+        while self.idle:
+            used, conn = self.idle.pop()
+            if time.monotonic() - used < self.STALE_S:
+                return conn
+            await conn.close()
+        return Connection("127.0.0.1", next(self.ports))
+
     async def close(self) -> None:
-        """Close every idle connection. Between phases too: the server closes a keep-alive
-        connection idle for 5 s, and a request sent on it would fail through no fault of the server."""
+        """Close every idle connection (between phases, so none goes stale)."""
         idle, self.idle = self.idle, []
-        for conn in idle:
+        for _, conn in idle:
             await conn.close()
 
 
@@ -198,12 +218,12 @@ async def _at_rate(
         status, answer = await client.post("/v1/citizen/reservations", {"offer_id": offer_id}, headers[index])
         reserved = time.perf_counter()
         reserve_s.append(reserved - due)
-        statuses[f"reserve {status}"] += 1
+        statuses[f"reserve {status or answer['type']}"] += 1
         if status != 201:
             return
-        paid, _ = await client.post("/v1/merchant/redemptions", {"code": answer["code"]["token"]}, staff)
+        paid, why = await client.post("/v1/merchant/redemptions", {"code": answer["code"]["token"]}, staff)
         redeem_s.append(time.perf_counter() - reserved)
-        statuses[f"redeem {paid}"] += 1
+        statuses[f"redeem {paid or why['type']}"] += 1
 
     with progress(console) as bar:
         task = bar.add_task(f"redemptions at {rate:.0f}/s", total=len(citizens), note="reserve + redeem")

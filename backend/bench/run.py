@@ -170,7 +170,7 @@ def _redemption(run: Run, result: dict[str, Any], console: Console) -> None:
     try:
         result["redemption"] = redemption.measure(
             db, run.base, run.run_dir, f"{run.redis_prefix}_redeem", options.redeem_rate,
-            options.redeem_seconds, console,
+            options.redeem_seconds, console, apis=options.api,
         )  # fmt: skip
     finally:
         if not options.keep_db:

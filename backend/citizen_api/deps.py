@@ -21,5 +21,7 @@ async def _live_citizen(
 
 
 CitizenCaller = Annotated[Principal, Depends(_live_citizen)]  # .sub is a citizen_id not deleted (410)
+# A valid citizen token only: for a use case that checks deletion in its own transaction.
+CitizenToken = Annotated[Principal, Depends(bearer("citizen"))]
 
-__all__ = ["CitizenCaller", "PlatformDep"]
+__all__ = ["CitizenCaller", "CitizenToken", "PlatformDep"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
-from backend.citizen_api.deps import CitizenCaller, PlatformDep
+from backend.citizen_api.deps import CitizenCaller, CitizenToken, PlatformDep
 from backend.merchants.offers import open_offers
 from backend.merchants.schemas import OfferRead
 from backend.openapi import problem_responses
@@ -39,7 +39,7 @@ async def offers(_: CitizenCaller, platform: PlatformDep) -> list[OfferRead]:
 @router.post("/reservations", status_code=201, responses=problem_responses(*AUTH, *RESERVE, signed=False))
 async def create_reservation(
     body: ReservationCreate,
-    citizen: CitizenCaller,
+    citizen: CitizenToken,
     platform: PlatformDep,
     response: Response,
     idempotency_key: Annotated[

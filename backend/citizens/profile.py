@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, select
 
+from backend import ledger_store
 from backend.db import Database
 from backend.errors import NotFound
 from backend.expiry.movements import available_of, movements
-from backend.models import Binding, Citizen, LedgerBalance
+from backend.models import Binding, Citizen
 from points_engine.expiry import Expiring, outlook
 from points_engine.ledger import Account
 
 CITIZENS: Table = Citizen.__table__  # type: ignore[assignment]
 BINDINGS: Table = Binding.__table__  # type: ignore[assignment]
-BALANCES: Table = LedgerBalance.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +80,11 @@ async def balances(
 ) -> Balances:
     """The citizen's pending, available and held points (each the sum of its shards; none = 0),
     and of the available ones, what expires within 30 days of ``now`` and the first such date."""
-    accounts = {
-        str(Account.pending(citizen_id)): "pending",
-        str(Account.available(citizen_id)): "available",
-        str(Account.held(citizen_id)): "held",
-    }
+    accounts = (Account.pending(citizen_id), Account.available(citizen_id), Account.held(citizen_id))
     async with db.read() as conn:
-        rows = await conn.execute(
-            select(BALANCES.c.account, func.sum(BALANCES.c.balance))
-            .where(BALANCES.c.account.in_(accounts))
-            .group_by(BALANCES.c.account)
-        )
-        sums = {accounts[account]: int(total) for account, total in rows}
+        pending, available, held = (await ledger_store.balances(conn, accounts)).values()
         history = (await movements(conn, [available_of(citizen_id)]))[available_of(citizen_id)]
     expiring = outlook(history, now or datetime.now(UTC), validity_months).expiring
     return Balances(
-        sums.get("pending", 0),
-        sums.get("available", 0),
-        sums.get("held", 0),
-        sum(e.points for e in expiring),
-        expiring[0] if expiring else None,
+        pending, available, held, sum(e.points for e in expiring), expiring[0] if expiring else None
     )

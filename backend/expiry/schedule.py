@@ -9,17 +9,12 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, select
-
 from backend import slots
 from backend.context import Platform
 from backend.expiry.sweeper import SweepReport, sweep
-from backend.models import SettlementCursor
-from backend.settlement.repository import dialect_insert
 from points_engine.expiry import shanghai_date
 
 log = logging.getLogger(__name__)
-CURSORS: Table = SettlementCursor.__table__  # type: ignore[assignment]
 SLOT = "expiry"  # when a worker last claimed the sweep
 SWEPT = "expiry-swept"  # when the last sweep completed
 
@@ -37,13 +32,10 @@ async def claim_slot(platform: Platform, interval: float, now: datetime | None =
 async def sweep_daily(platform: Platform, now: datetime | None = None) -> SweepReport | None:
     """Sweep at ``now`` unless a sweep of its Shanghai day has completed: the report, or None."""
     now = now or datetime.now(UTC)
-    async with platform.db.read() as conn:
-        swept = (await conn.execute(select(CURSORS.c.at).where(CURSORS.c.name == SWEPT))).scalar_one_or_none()
+    swept = await slots.marked(platform.db, SWEPT)
     if swept is not None and shanghai_date(swept) >= shanghai_date(now):
         return None
     report = await sweep(platform, now)
-    async with platform.db.transaction() as tx:
-        done = dialect_insert(tx.conn, CURSORS).values(name=SWEPT, at=now)
-        await tx.conn.execute(done.on_conflict_do_update(index_elements=["name"], set_={"at": now}))
+    await slots.mark(platform.db, SWEPT, now)
     log.info("expiry sweep: %s", report.as_dict())
     return report

@@ -19,5 +19,7 @@ async def _staff(
 
 
 StaffCaller = Annotated[Staff, Depends(_staff)]
+# A valid staff token only: for a use case that checks the staff member in its own transaction.
+StaffToken = Annotated[Principal, Depends(bearer("merchant"))]
 
-__all__ = ["PlatformDep", "StaffCaller"]
+__all__ = ["PlatformDep", "StaffCaller", "StaffToken"]

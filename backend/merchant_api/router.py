@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
-from backend.merchant_api.deps import PlatformDep, StaffCaller
+from backend.merchant_api.deps import PlatformDep, StaffCaller, StaffToken
 from backend.merchants.directory import get_merchant
 from backend.merchants.offers import burn_down
 from backend.merchants.schemas import MerchantRead, OfferBurnDown
@@ -40,10 +40,10 @@ async def offers(staff: StaffCaller, platform: PlatformDep) -> list[OfferBurnDow
 
 
 @router.post("/redemptions", responses=problem_responses(*AUTH, *REDEEM, signed=False))
-async def redeem_code(body: RedeemRequest, staff: StaffCaller, platform: PlatformDep) -> RedemptionRead:
+async def redeem_code(body: RedeemRequest, staff: StaffToken, platform: PlatformDep) -> RedemptionRead:
     """Redeem a scanned `code` (the QR's content) or a typed `short_code`: the held points go to
     the merchant, the unit of stock is gone, the code is dead. Any refusal changes nothing."""
-    return await redeem(platform, staff, datetime.now(UTC), code=body.code, short=body.short_code)
+    return await redeem(platform, staff.sub, datetime.now(UTC), code=body.code, short=body.short_code)
 
 
 @router.get("/redemptions", responses=problem_responses(*AUTH, "invalid-request", signed=False))

@@ -11,18 +11,17 @@ from dataclasses import dataclass
 from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend import audit
+from backend import audit, ledger_store
 from backend.context import Platform
 from backend.db import Database, Tx
 from backend.errors import MerchantExists, NotFound, StaffDisabled, UnknownMerchant
 from backend.merchants.schemas import MerchantRead, StaffRead, StaffToken
-from backend.models import LedgerBalance, Merchant, MerchantStaff
+from backend.models import Merchant, MerchantStaff
 from backend.settlement.repository import dialect_insert
 from points_engine.ledger import Account
 
 MERCHANTS: Table = Merchant.__table__  # type: ignore[assignment]
 STAFF: Table = MerchantStaff.__table__  # type: ignore[assignment]
-BALANCES: Table = LedgerBalance.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ async def list_merchants(db: Database) -> list[MerchantRead]:
     async with db.read() as conn:
         rows = list(await conn.execute(select(MERCHANTS).order_by(MERCHANTS.c.merchant_id)))
         balances = await _balances(conn, [r.merchant_id for r in rows])
-    return [_merchant(r, balances.get(r.merchant_id, 0)) for r in rows]
+    return [_merchant(r, balances[r.merchant_id]) for r in rows]
 
 
 async def get_merchant(db: Database, merchant_id: str) -> MerchantRead:
@@ -80,7 +79,7 @@ async def get_merchant(db: Database, merchant_id: str) -> MerchantRead:
         if row is None:
             raise UnknownMerchant(f"no merchant {merchant_id!r}")
         balances = await _balances(conn, [merchant_id])
-    return _merchant(row, balances.get(merchant_id, 0))
+    return _merchant(row, balances[merchant_id])
 
 
 async def add_staff(platform: Platform, merchant_id: str, name: str, actor: str) -> StaffToken:
@@ -174,15 +173,9 @@ async def authenticate(db: Database, staff_id: str) -> Staff:
 
 
 async def _balances(conn: AsyncConnection, merchant_ids: list[str]) -> dict[str, int]:
-    if not merchant_ids:
-        return {}
-    accounts = {str(Account.merchant(m)): m for m in merchant_ids}
-    rows = await conn.execute(
-        select(BALANCES.c.account, func.sum(BALANCES.c.balance))
-        .where(BALANCES.c.account.in_(accounts))
-        .group_by(BALANCES.c.account)
-    )
-    return {accounts[a]: int(b) for a, b in rows}
+    """Each merchant's balance (its account's, summed over shards; 0 before its first redemption)."""
+    sums = await ledger_store.balances(conn, map(Account.merchant, merchant_ids))
+    return {m: sums[str(Account.merchant(m))] for m in merchant_ids}
 
 
 def _merchant(row: Row[tuple[object, ...]], balance: int) -> MerchantRead:

@@ -3,13 +3,10 @@ deletion's locks)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backend.models import LedgerBalance
+from backend import ledger_store
 from points_engine.ledger import Account
-
-BALANCES: Table = LedgerBalance.__table__  # type: ignore[assignment]
 
 
 def accounts_of(citizen_id: str) -> dict[str, str]:
@@ -26,10 +23,6 @@ async def balances(conn: AsyncConnection, citizen_id: str, *, lock: bool = False
     to the end of the transaction, in account order, available first, as redemption and the expiry
     sweep lock it (PostgreSQL; SQLite has one writer)."""
     accounts = accounts_of(citizen_id)
-    query = select(BALANCES.c.account, BALANCES.c.balance).where(BALANCES.c.account.in_(accounts))
-    if lock:
-        query = query.order_by(BALANCES.c.account, BALANCES.c.shard).with_for_update()
-    sums = {"pending": 0, "available": 0, "held": 0}
-    for account, balance in await conn.execute(query):
-        sums[accounts[account]] += int(balance)
-    return sums
+    sums = await ledger_store.balances(conn, accounts, lock=lock)
+    by_state = {accounts[account]: balance for account, balance in sums.items()}
+    return {state: by_state[state] for state in ("pending", "available", "held")}  # the export's order

@@ -2,7 +2,7 @@
 what the database claims and report every disagreement, naming the row (docs/audit.md).
 
 One module per check (``chain``, ``runs``, ``ranges``, ``overlap``, ``ledger``, ``partners``,
-``redemptions``),
+``redemptions``, ``campaigns``),
 each streaming its rows, and ``runner.reconcile`` to run them all in one snapshot. Framework-free:
 no FastAPI, no CLI; the callers render the ``Reconciliation``.
 """

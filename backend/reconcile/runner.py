@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.db import Database
-from backend.reconcile import chain, ledger, overlap, partners, ranges, redemptions, runs
+from backend.reconcile import campaigns, chain, ledger, overlap, partners, ranges, redemptions, runs
 from backend.reconcile.findings import CheckResult, Finding, Findings, Progress
 from points_engine.audit import VerifyReport
 
-CHECKS = ("chain", "runs", "ranges", "overlap", "ledger", "partners", "redemptions")
+CHECKS = ("chain", "runs", "ranges", "overlap", "ledger", "partners", "redemptions", "campaigns")
 GRACE = timedelta(hours=1)
 KEEP = 1000
 _SNAPSHOT_ID = re.compile(r"[0-9A-F-]+")
@@ -72,6 +72,7 @@ async def reconcile(
         before = (now or datetime.now(UTC)) - grace
         info |= await partners.check(conn, sinks["partners"], before=before, strict=strict)
         info |= await redemptions.check(conn, lookup, sinks["redemptions"])
+        info |= await campaigns.check(conn, sinks["campaigns"])
     for name in CHECKS:
         sinks[name].progress(sinks[name].checked, sinks[name].checked)
     return Reconciliation(report, findings.results(), tuple(findings.kept), findings.total, info)

@@ -17,21 +17,40 @@ from backend.context import Platform
 from backend.db import Tx
 from backend.errors import ForeignCode, NotReversible, UnknownCode, UnknownReservation
 from backend.ledger_store import post
-from backend.merchants.directory import Staff
+from backend.merchants.directory import Staff, authenticate
 from backend.merchants.offers import OFFERS, RESERVATIONS
+from backend.redemption import hot_path
 from backend.redemption.reservations import lock_citizen, reservation_row, void
 from backend.redemption.schemas import RedemptionRead
 from points_engine.ledger import reverse_tx, spend_post_tx, spend_reserve_tx
-from points_engine.redemption import CodeExpired, CodeUsed, check_reversible, lookup_hash, verify
+from points_engine.redemption import (
+    CodeExpired,
+    CodeUsed,
+    InvalidCode,
+    check_reversible,
+    lookup_hash,
+    verify,
+)
 
 
 async def redeem(
-    platform: Platform, staff: Staff, now: datetime, *, code: str | None = None, short: str | None = None
+    platform: Platform, staff_id: str, now: datetime, *, code: str | None = None, short: str | None = None
 ) -> RedemptionRead:
-    """Redeem the reservation a scanned ``code`` or typed ``short`` code names, for ``staff``'s merchant."""
+    """Redeem the reservation a scanned ``code`` or typed ``short`` code names, for the merchant of
+    ``staff_id`` (``StaffDisabled`` if they or their merchant may no longer act)."""
+    reservation_id: str | None = None
     if code is not None:
-        reservation_id = verify(platform.redemption_key, code).reservation_id
-    else:
+        try:
+            reservation_id = verify(platform.redemption_key, code).reservation_id
+        except InvalidCode:
+            await authenticate(platform.db, staff_id)  # a disabled till learns nothing about codes
+            raise
+    if platform.pg is not None:
+        done = await hot_path.redeem(platform.pg, staff_id, now, reservation_id=reservation_id, short=short)
+        if done is not None:
+            return redemption(done, _window(platform))
+    staff = await authenticate(platform.db, staff_id)
+    if reservation_id is None:
         async with platform.db.read() as conn:
             reservation_id = (
                 await conn.execute(
@@ -42,24 +61,23 @@ async def redeem(
             ).scalar_one_or_none()
         if reservation_id is None:
             raise UnknownCode("no reservation has this short code")
+    found: str = reservation_id
 
     async def use_case(tx: Tx) -> RedemptionRead | CodeExpired:
-        first = await reservation_row(tx.conn, reservation_id)
+        first = await reservation_row(tx.conn, found)
         if first is None:  # signed by us for a reservation that never committed: treat as unknown
             raise UnknownCode("no reservation has this code")
         if first.merchant_id != staff.merchant_id:
             raise ForeignCode("this code is for another merchant; nothing was changed")
         await lock_citizen(tx.conn, first.citizen_id)
         # A reservation's citizen, points and merchant never change: its post is known before the lock.
-        paid = spend_post_tx(
-            spend_reserve_tx(first.citizen_id, reservation_id, first.points), staff.merchant_id
-        )
+        paid = spend_post_tx(spend_reserve_tx(first.citizen_id, found, first.points), staff.merchant_id)
         # The usual case in one statement: take the live code (row lock, condition) and mark it used.
         r = RESERVATIONS.c
         taken = (
             await tx.conn.execute(
                 update(RESERVATIONS)
-                .where(r.reservation_id == reservation_id, r.status == "reserved", r.expires_at > now)
+                .where(r.reservation_id == found, r.status == "reserved", r.expires_at > now)
                 .values(
                     status="redeemed", redeemed_at=now, redeemed_by=staff.staff_id, resolved_tx=paid.tx_id
                 )
@@ -67,7 +85,7 @@ async def redeem(
             )
         ).first()
         if taken is None:
-            row = await reservation_row(tx.conn, reservation_id, lock=True)
+            row = await reservation_row(tx.conn, found, lock=True)
             if row is None or row.status != "reserved":
                 status = "gone" if row is None else row.status
                 raise CodeUsed(f"the reservation is {status}; its code cannot be used again")

@@ -21,19 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.context import Platform
 from backend.db import Tx
-from backend.errors import IdempotencyConflict, NotCancellable, UnknownOffer, UnknownReservation
+from backend.errors import IdempotencyConflict, NotCancellable, UnknownReservation
 from backend.ledger_store import post
 from backend.merchants.directory import MERCHANTS
 from backend.merchants.offers import OFFERS, RESERVATIONS
 from backend.models import LedgerBalance
+from backend.privacy.deletion import ensure_not_deleted
+from backend.redemption import hot_path
 from backend.redemption.schemas import CodeRead, ReservationRead, ReservationWithCode
+from backend.redemption.terms import check_offer_row
 from points_engine.ledger import Account, InsufficientBalance, spend_reserve_tx, spend_void_tx
 from points_engine.redemption import (
     InsufficientPoints,
-    OfferTerms,
-    OfferUnavailable,
     OutOfStock,
-    check_reservable,
     lookup_hash,
     short_code,
     sign,
@@ -61,9 +61,18 @@ async def reserve(
     platform: Platform, citizen_id: str, offer_id: str, now: datetime, idempotency_key: str | None = None
 ) -> Reserved:
     """Hold the offer's price from the citizen's available points and one unit of its stock, for
-    ``reservation_ttl_s``; the code to show the merchant comes with it."""
+    ``reservation_ttl_s``; the code to show the merchant comes with it. ``CitizenDeleted`` for a
+    deleted account (its token may still be valid)."""
     reservation_id = reservation_id_for(citizen_id, idempotency_key)
     ttl = timedelta(seconds=platform.settings.reservation_ttl_s)
+    if platform.pg is not None:
+        made = await hot_path.reserve(
+            platform.pg, citizen_id, offer_id, reservation_id, platform.redemption_key, ttl, now
+        )
+        if made is not None:
+            return Reserved(with_code(platform, made, now), replayed=False)
+    else:  # the hot path checks this in its transaction
+        await ensure_not_deleted(platform.db, citizen_id)
 
     async def use_case(tx: Tx) -> Reserved:
         conn = tx.conn
@@ -82,10 +91,6 @@ async def reserve(
                 .where(OFFERS.c.offer_id == offer_id)
             )
         ).first()
-        if offer is None:
-            raise UnknownOffer(f"no offer {offer_id!r}")
-        if offer.merchant_status != "active":
-            raise OfferUnavailable(f"merchant {offer.merchant_id!r} is {offer.merchant_status}")
         r = RESERVATIONS.c
         taken = (
             await conn.execute(
@@ -94,15 +99,7 @@ async def reserve(
                 )
             )
         ).scalar_one()
-        terms = OfferTerms(
-            price_points=offer.price_points,
-            stock_left=offer.stock_left,
-            per_citizen_limit=offer.per_citizen_limit,
-            valid_from=offer.valid_from,
-            valid_until=offer.valid_until,
-            status=offer.status,
-        )
-        check_reservable(terms, now, int(taken), available)
+        check_offer_row(offer, offer_id, now, int(taken), available)
         hold = spend_reserve_tx(citizen_id, reservation_id, offer.price_points)
         try:
             await post(conn, [hold], now)

@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backend import ledger_store
 from backend.db import Database
 from backend.errors import InvalidStatementRange
-from backend.merchants.directory import BALANCES
 from backend.merchants.offers import RESERVATIONS
 from backend.redemption.schemas import StatementDay, StatementLineRead, StatementRead
 from backend.settlement.repository import TXS
@@ -82,13 +82,9 @@ async def _daily(conn: AsyncConnection, merchant_id: str, day: date) -> Statemen
     opening = await _journal_net(conn, account, until=start)
     ledger_net = await _journal_net(conn, account, since=start, until=end)
     later = await _journal_net(conn, account, since=end)
-    balance = (
-        await conn.execute(
-            select(func.coalesce(func.sum(BALANCES.c.balance), 0)).where(BALANCES.c.account == account)
-        )
-    ).scalar_one()
+    balance = (await ledger_store.balances(conn, [account]))[account]
     s = statement(merchant_id, day, opening, lines)
-    check = reconcile(s, ledger_net, int(balance) - later)
+    check = reconcile(s, ledger_net, balance - later)
     return StatementRead(
         merchant_id=merchant_id, day=day, opening=s.opening, redeemed=s.redeemed, reversed=s.reversed,
         net=s.net, closing=s.closing, reconciled=check.reconciled, ledger_net=check.ledger_net,

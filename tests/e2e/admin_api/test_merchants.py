@@ -320,7 +320,9 @@ async def sell(
     await fund(platform, citizen_id, shop.offer.price_points, key=f"{shop.offer.offer_id}-{at.timestamp()}")
     made = await reservations.reserve(platform, citizen_id, shop.offer.offer_id, at)
     if redeem_it:
-        await redemption.redeem(platform, staff, at + timedelta(seconds=10), code=made.reservation.code.token)
+        await redemption.redeem(
+            platform, staff.staff_id, at + timedelta(seconds=10), code=made.reservation.code.token
+        )
     if reverse_it:
         await redemption.reverse(platform, staff, made.reservation.reservation_id, at + timedelta(seconds=20))
 

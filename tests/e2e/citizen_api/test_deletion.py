@@ -209,6 +209,9 @@ class TestDeleteAccount:
             ("DELETE", delete_me(world.alice)),
         ]:
             assert_problem(await http.request(method, path, headers=headers), 410, "citizen-deleted")
+        # reserving checks deletion inside its own transaction (the hot path), not in a dependency
+        reserve = await http.post("/v1/citizen/reservations", json={"offer_id": "o_any"}, headers=headers)
+        assert_problem(reserve, 410, "citizen-deleted")
         assert (await http.get(ME, headers=citizen_headers(platform, world.bob))).status_code == 200
 
     async def test_the_partner_cannot_sign_the_deleted_citizen_in_nor_report_for_them(

@@ -69,10 +69,12 @@ class TestCodesThatDoNotRedeem:
         late = await reservations.reserve(platform, BOB, shop.offer.offer_id, now)
 
         done = await redemption.redeem(
-            platform, staff, now + ttl - timedelta(microseconds=1), code=early.reservation.code.token
+            platform, staff.staff_id, now + ttl - timedelta(microseconds=1), code=early.reservation.code.token
         )
         with pytest.raises(CodeExpired):
-            await redemption.redeem(platform, staff, now + ttl, short=late.reservation.code.short_code)
+            await redemption.redeem(
+                platform, staff.staff_id, now + ttl, short=late.reservation.code.short_code
+            )
 
         assert done.status == "redeemed"
         assert await merchant_balance(platform, shop) == 100

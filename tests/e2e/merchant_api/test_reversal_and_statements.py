@@ -127,7 +127,7 @@ class TestReversal:
         then = now - timedelta(seconds=platform.settings.reversal_window_s) - timedelta(minutes=1)
         made = await reservations.reserve(platform, ALICE, shop.offer.offer_id, then)
         await redemption.redeem(
-            platform, staff, then + timedelta(seconds=30), code=made.reservation.code.token
+            platform, staff.staff_id, then + timedelta(seconds=30), code=made.reservation.code.token
         )
         before = await snapshot(platform, [ALICE], [shop])
 
@@ -177,7 +177,9 @@ class Week:
             made = await reservations.reserve(platform, citizen, shop.offer.offer_id, reserved_at)
             self.ids[name] = made.reservation.reservation_id
             self.staff[name] = staff.staff_id
-            await redemption.redeem(platform, staff, redeemed_at, short=made.reservation.code.short_code)
+            await redemption.redeem(
+                platform, staff.staff_id, redeemed_at, short=made.reservation.code.short_code
+            )
 
         # the last second of 2 November in Shanghai
         await sold(

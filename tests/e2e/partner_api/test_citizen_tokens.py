@@ -141,3 +141,18 @@ class TestTokenVerification:
         with pytest.raises(InvalidToken) as err:
             tokens.verify(forge(), AUDIENCE["citizen"])
         assert JWT_KEY not in err.value.detail
+
+    def test_a_token_verified_once_is_refused_once_it_expires(self, tokens):
+        # verified tokens are remembered (per process); expiry must still end them
+        token = tokens.mint("c_x", "citizen", 2, int(time.time()))
+        assert tokens.verify(token, AUDIENCE["citizen"]).sub == "c_x"
+        assert tokens.verify(token, AUDIENCE["citizen"]).sub == "c_x"
+        time.sleep(2.1)
+        with pytest.raises(InvalidToken):
+            tokens.verify(token, AUDIENCE["citizen"])
+
+    def test_a_remembered_token_is_not_valid_for_another_audience(self, tokens):
+        token = tokens.mint("c_x", "citizen", 900, int(time.time()))
+        tokens.verify(token, AUDIENCE["citizen"])
+        with pytest.raises(InvalidToken):
+            tokens.verify(token, AUDIENCE["admin"])

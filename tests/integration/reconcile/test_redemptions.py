@@ -39,7 +39,7 @@ async def _spent(platform: Platform) -> dict[str, str]:
     for name in ("redeemed", "reversed"):
         code = made[name].code
         assert code is not None
-        await redeem(platform, staff, now, code=code.token)
+        await redeem(platform, staff.staff_id, now, code=code.token)
     await reverse(platform, staff, made["reversed"].reservation_id, now + timedelta(minutes=1))
     await cancel(platform, "c_spender", made["cancelled"].reservation_id, now)
     await platform.db.run(

@@ -92,7 +92,10 @@ async def test_one_code_redeemed_by_500_scans_at_once_pays_once(platform: Platfo
     token = made.reservation.code.token
 
     seen = await _outcomes(
-        [redeem(platform, tills[n % 2], now + timedelta(seconds=1), code=token) for n in range(RACERS)]
+        [
+            redeem(platform, tills[n % 2].staff_id, now + timedelta(seconds=1), code=token)
+            for n in range(RACERS)
+        ]
     )
 
     assert seen == {"ok": 1, "code-used": RACERS - 1}
@@ -120,7 +123,8 @@ async def test_redeeming_while_the_sweeper_voids_resolves_each_hold_once(platfor
     just_before = at_expiry - timedelta(microseconds=1)
 
     seen = await _outcomes(
-        [redeem(platform, staff, just_before, code=t) for t in tokens] + [sweep_expired(platform, at_expiry)]
+        [redeem(platform, staff.staff_id, just_before, code=t) for t in tokens]
+        + [sweep_expired(platform, at_expiry)]
     )
 
     redeemed = seen["ok"] - 1  # the sweep returned too

@@ -81,7 +81,7 @@ async def test_spending_keeps_every_point_and_unit_accounted_for(platform: Platf
                     model.stock[offer_id] += 1
                 else:
                     till = staff[0] if offer_id == shops[0].offer.offer_id else staff[1]
-                    await redeem(platform, till, now, code=token)
+                    await redeem(platform, till.staff_id, now, code=token)
                     model.merchant += p
                     model.redeemed.append((rid, c, offer_id, p))
                 model.live.remove((rid, c, offer_id, p, token))
