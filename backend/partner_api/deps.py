@@ -11,7 +11,7 @@ from backend.deps import PlatformDep, get_platform
 
 
 async def signed_partner(request: Request) -> SignedRequest:
-    return await authenticate(request, get_platform(request))
+    return await authenticate(request, await get_platform(request))
 
 
 SignedPartner = Annotated[SignedRequest, Depends(signed_partner)]
