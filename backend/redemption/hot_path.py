@@ -1,4 +1,4 @@
-"""Reserve and redeem on PostgreSQL in three and two statements, through raw psycopg.
+"""Reserve and redeem on PostgreSQL in two round trips each, through raw psycopg.
 
 The usual case only: an unusual one (an Idempotency-Key seen before, the citizen's expired
 reservations still to void, a code expired or used) returns ``None`` and the caller takes the
@@ -11,14 +11,21 @@ account order, and the offer's row last.
 Why not one statement: after waiting for the citizen's lock, PostgreSQL's READ COMMITTED gives
 the next statement a fresh snapshot, which the per-citizen limit and the balance must be read
 in; a single statement would read them in the snapshot taken before the wait. The lock and the
-read still travel together (pipeline mode): a reservation is three round trips with the commit.
+read still travel together (pipeline mode), and so do the writes and the COMMIT: the offer's and
+the merchant's rows, which every reservation or redemption of theirs waits on, stay locked only
+while PostgreSQL works, never while this process's event loop is busy with other requests. A
+condition that fails inside the writing statement aborts it with ``tanhui_refuse`` (migration
+0009), so the COMMIT behind it rolls back.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from backend.errors import CitizenDeleted, ForeignCode, StaffDisabled, UnknownCode
@@ -80,10 +87,11 @@ unit AS (
   WHERE offer_id = %(offer)s AND stock_left > 0 AND status = 'active'
   RETURNING stock_left
 )
-SELECT (SELECT count(*) FROM tx) AS booked,
-       (SELECT min(balance) FROM moved) AS lowest,
-       (SELECT count(*) FROM unit) AS took,
-       (SELECT count(*) FROM held) AS made
+SELECT CASE
+  WHEN NOT EXISTS (SELECT 1 FROM unit) THEN tanhui_refuse('out-of-stock')
+  WHEN (SELECT min(balance) FROM moved) < 0 THEN tanhui_refuse('insufficient-points')
+  ELSE true
+END AS reserved
 """
 )
 
@@ -108,7 +116,9 @@ WITH taken AS (
 """
     + _POST.format(source="FROM taken")
     + """
-SELECT taken.*, (SELECT min(balance) FROM moved) AS lowest FROM taken
+SELECT taken.*,
+       CASE WHEN (SELECT min(balance) FROM moved) < 0 THEN tanhui_refuse('insufficient-points') END AS refused
+FROM taken
 """
 )
 
@@ -147,11 +157,11 @@ async def reserve(
             code_hash=code_hash,
             expires=now + ttl,
         )
-        wrote = await (await conn.execute(_RESERVE_WRITE, params)).fetchone()
-        if wrote.lowest is not None and wrote.lowest < 0:  # unreachable under the citizen's lock
-            raise InsufficientPoints("not enough available points")
-        if not wrote.took:  # the read above may be stale; this row lock and condition are not
-            raise OutOfStock("the offer is out of stock")
+        # The read above may be stale; the stock's row lock and condition are not. A unit gone is
+        # refused inside the statement, so the COMMIT can travel with it (migration 0009).
+        async with _refusals(), conn.pipeline():
+            await conn.execute(_RESERVE_WRITE, params)
+            await conn.commit()
         return {
             "reservation_id": reservation_id,
             "offer_id": offer_id,
@@ -201,16 +211,33 @@ async def redeem(
             spend_reserve_tx(seen.citizen_id, seen.reservation_id, seen.points), seen.merchant_id
         )
         params = {"staff": staff_id, "rid": seen.reservation_id, "now": now, **_journal(paid, now)}
-        taken = await (await conn.execute(_REDEEM_WRITE, params)).fetchone()
-        if taken is None:
+        async with _refusals(), conn.pipeline():  # the merchant's row is locked only inside PostgreSQL
+            write = await conn.execute(_REDEEM_WRITE, params)
+            await conn.commit()
+        taken = await write.fetchone()
+        if taken is None:  # nothing was written: expired, used or gone, the general path says which
             return None
-        if taken.lowest is not None and taken.lowest < 0:  # a hold is posted once: unreachable
-            raise InsufficientPoints("the held points are not there")
         row = taken._asdict()
-        row.pop("lowest")
+        row.pop("refused")
         return {**_utc(row), "title": seen.title}
 
     return await pool.run(use_case)
+
+
+_REFUSED: dict[str, type[Exception]] = {"out-of-stock": OutOfStock, "insufficient-points": InsufficientPoints}
+_DETAIL = {"out-of-stock": "the offer is out of stock", "insufficient-points": "not enough available points"}
+
+
+@asynccontextmanager
+async def _refusals() -> AsyncIterator[None]:
+    """``tanhui_refuse(reason)`` raised inside a statement, as the engine's error of that reason."""
+    try:
+        yield
+    except psycopg.errors.RaiseException as exc:
+        reason = exc.diag.message_primary or ""
+        if reason not in _REFUSED:
+            raise
+        raise _REFUSED[reason](_DETAIL[reason]) from None
 
 
 def _journal(tx: Any, now: datetime) -> dict[str, Any]:
