@@ -8,7 +8,7 @@ commit, the new ones go to the settlement streams (a lost publish is swept up la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -19,9 +19,11 @@ from backend.auth.signed import SignedRequest
 from backend.context import Platform
 from backend.db import Tx
 from backend.errors import BatchTooLarge, InvalidRequest, MalformedJson
+from backend.partner_api import pg_intake
 from backend.partner_api import repository as repo
+from backend.partner_api.announce import announce, announce_together
+from backend.pg import HotPool
 from backend.problems import problem
-from backend.settlement.publisher import publish
 from points_engine.actions import Action
 from points_engine.intake import (
     Permissions,
@@ -79,11 +81,11 @@ async def report_actions(platform: Platform, signed: SignedRequest) -> dict[str,
     # JSON can only carry U+0000 escaped, so a body without that escape needs no per-item search.
     may_hold_nul = b"\\u0000" in signed.body
     decided = [_validate(raw, signed.partner_id, perms, window, may_hold_nul) for raw in raw_items]
-
-    async def use_case(tx: Tx) -> list[_Item]:
-        return await _record(platform, tx, signed.partner_id, decided)
-
-    items = await platform.db.run(use_case)
+    items, valid = _prepare(decided)
+    if platform.pg is not None:
+        await _record_pg(platform, platform.pg, signed.partner_id, valid)
+    else:
+        await platform.db.run(partial(_record, platform, partner_id=signed.partner_id, valid=valid))
     results = [item.as_result() for item in items]
     counts = {s: sum(1 for i in items if i.status == s) for s in ("accepted", "duplicate", "rejected")}
     return {
@@ -103,55 +105,100 @@ def _validate(
     return decided
 
 
-async def _record(
-    platform: Platform, tx: Tx, partner_id: str, decided: list[Action | Rejection]
-) -> list[_Item]:
-    items = [_Item(i, d.event_id) for i, d in enumerate(decided)]
-    users = {d.user for d in decided if isinstance(d, Action)}
-    citizens = await repo.bound_citizens(tx.conn, partner_id, users)
+@dataclass(slots=True)
+class _Valid:
+    """A valid action of the batch, with its canonical content and that content's hash."""
 
-    candidates: dict[str, tuple[_Item, str]] = {}  # first occurrence of each event id in this batch
-    repeats: list[tuple[_Item, str]] = []  # later occurrences, judged against the first
-    rows: list[dict[str, Any]] = []
-    firsts: list[Accepted] = []
+    item: _Item
+    action: Action
+    content: dict[str, Any]
+    digest: str
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """The valid actions of a bound, consenting user: the first occurrence of each event id in the
+    batch (what may be inserted) and the later ones, judged against the first."""
+
+    firsts: dict[str, tuple[_Valid, str]] = field(default_factory=dict)  # event id -> (action, citizen)
+    repeats: list[_Valid] = field(default_factory=list)
+
+
+def _prepare(decided: list[Action | Rejection]) -> tuple[list[_Item], list[_Valid]]:
+    items = [_Item(i, d.event_id) for i, d in enumerate(decided)]
+    valid = []
     for item, d in zip(items, decided, strict=True):
         if isinstance(d, Rejection):
             item.rejection = d
             continue
+        content = canonical_content(d)
+        valid.append(_Valid(item, d, content, content_hash(d, content)))
+    return items, valid
+
+
+def _sort(valid: list[_Valid], citizens: dict[str, tuple[str, bool]]) -> _Sorted:
+    """Rejects the actions of unbound users and of withdrawn consents; sorts the rest."""
+    out = _Sorted()
+    for v in valid:
+        d = v.action
+        v.item.status, v.item.rejection = "rejected", None  # a rerun of the use case starts afresh
         bound = citizens.get(d.user)
         if bound is None:
-            item.rejection = Rejection(
+            v.item.rejection = Rejection(
                 "unbound-user", f"user {d.user!r} is not bound; bind it first", d.event_id
             )
-            continue
-        if bound[1]:
-            item.rejection = Rejection(
+        elif bound[1]:
+            v.item.rejection = Rejection(
                 "consent-withdrawn", "the citizen withdrew consent for this partner", d.event_id
             )
-            continue
-        content = canonical_content(d)
-        digest = content_hash(d, content)
-        if d.event_id in candidates:
-            repeats.append((item, digest))
-            continue
-        candidates[d.event_id] = (item, digest)
-        rows.append(_row(d, content, bound[0], digest, tx.started_at))
-        firsts.append(Accepted(bound[0], d))
-
-    inserted = await repo.insert_new_actions(tx.conn, rows)
-    fresh = [a for a in firsts if a.action.event_id in inserted]
-    if fresh:
-        partitions = platform.settings.settle_partitions
-        tx.after_commit(partial(publish, platform.redis, platform.keys, partitions, fresh))
-    existing = await repo.content_hashes(tx.conn, partner_id, candidates.keys() - inserted)
-    for event_id, (item, digest) in candidates.items():
-        if event_id in inserted:
-            item.status = "accepted"
+        elif d.event_id in out.firsts:
+            out.repeats.append(v)
         else:
-            _judge_repeat(item, digest, existing[event_id])
-    for item, digest in repeats:
-        _judge_repeat(item, digest, candidates[item.event_id or ""][1])
-    return items
+            out.firsts[d.event_id] = (v, bound[0])
+    return out
+
+
+def _judge(batch: _Sorted, inserted: set[str], existing: dict[str, str]) -> list[Accepted]:
+    """Every item's status; the actions this batch inserted, in batch order."""
+    fresh = []
+    for event_id, (v, citizen_id) in batch.firsts.items():
+        if event_id in inserted:
+            v.item.status = "accepted"
+            fresh.append(Accepted(citizen_id, v.action))
+        else:
+            _judge_repeat(v.item, v.digest, existing[event_id])
+    for v in batch.repeats:
+        _judge_repeat(v.item, v.digest, batch.firsts[v.action.event_id][0].digest)
+    return fresh
+
+
+async def _record(platform: Platform, tx: Tx, *, partner_id: str, valid: list[_Valid]) -> None:
+    users = {v.action.user for v in valid}
+    batch = _sort(valid, await repo.bound_citizens(tx.conn, partner_id, users))
+    rows = [
+        _row(v.action, v.content, citizen, v.digest, tx.started_at) for v, citizen in batch.firsts.values()
+    ]
+    inserted = await repo.insert_new_actions(tx.conn, rows)
+    existing = await repo.content_hashes(tx.conn, partner_id, batch.firsts.keys() - inserted)
+    fresh = _judge(batch, inserted, existing)
+    if fresh:
+        tx.after_commit(partial(announce, platform, fresh))
+
+
+async def _record_pg(platform: Platform, pg: HotPool, partner_id: str, valid: list[_Valid]) -> None:
+    """The PostgreSQL hot path: bindings, insert and earlier contents in one autocommitted statement."""
+    if not valid:
+        return
+    found = await pg_intake.record(pg, partner_id, [_wire(v) for v in valid])
+    batch = _sort(valid, found.citizens)
+    existing = dict(found.existing)
+    # A conflicting row committed after the statement's snapshot was taken is not in it.
+    unseen = batch.firsts.keys() - found.inserted - existing.keys()
+    if unseen:
+        existing.update(await pg_intake.content_hashes(pg, partner_id, unseen))
+    fresh = _judge(batch, found.inserted, existing)
+    if fresh:
+        await announce_together(platform, fresh)
 
 
 def _judge_repeat(item: _Item, digest: str, first_digest: str) -> None:
@@ -161,6 +208,20 @@ def _judge_repeat(item: _Item, digest: str, first_digest: str) -> None:
         item.rejection = Rejection(
             "event-conflict", f"event_id {item.event_id!r} was accepted with different content", item.event_id
         )
+
+
+def _wire(v: _Valid) -> dict[str, Any]:
+    a = v.action
+    return {
+        "e": a.event_id,
+        "u": a.user,
+        "t": a.type,
+        "o": a.occurred_at,
+        "r": a.region,
+        "b": book_of(a.region),
+        "d": v.content["data"],
+        "h": v.digest,
+    }
 
 
 def _row(

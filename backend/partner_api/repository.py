@@ -6,8 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import Table, select, text, tuple_, update
+from sqlalchemy import Table, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,57 +39,14 @@ async def bound_citizens(
 
 
 async def insert_new_actions(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert actions not seen before; the event ids actually inserted."""
+    """Insert actions not seen before; the event ids actually inserted. (PostgreSQL takes
+    ``pg_intake`` instead: one statement for the whole use case.)"""
     if not rows:
         return set()
-    if conn.dialect.name == "postgresql":
-        return await _insert_json(conn, rows)
     # executemany: SQLAlchemy batches it into multi-row INSERTs from one cached compiled statement
     # ("insertmanyvalues"); a .values(rows) statement would be compiled anew for every batch.
     stmt = _insert(conn, ACTIONS).on_conflict_do_nothing().returning(ACTIONS.c.event_id)
     return {r[0] for r in await conn.execute(stmt, list(rows))}
-
-
-# One statement of constant text whatever the batch size, its rows in one JSON parameter: the
-# driver sends one string (psycopg's text[] arrays cost ~50 ms a batch to render, measured), and
-# PostgreSQL parses it in C. A 1,000-row VALUES list would cost ~40 ms of parsing and planning.
-_JSON_INSERT = text(
-    """
-    INSERT INTO actions (partner_id, event_id, citizen_id, "user", type, occurred_at, region, book,
-                         data, content_hash, received_at)
-    SELECT :partner_id, x.e, x.c, x.u, x.t, x.o, x.r, x.b, x.d, x.h, :received_at
-    FROM json_to_recordset(CAST(:rows AS json))
-         AS x(e text, c text, u text, t text, o timestamptz, r text, b text, d jsonb, h text)
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-    """
-)
-
-
-async def _insert_json(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    partner_ids = {r["partner_id"] for r in rows}
-    if len(partner_ids) != 1:
-        raise ValueError("one batch holds the actions of one partner")
-    records = [
-        {
-            "e": r["event_id"],
-            "c": r["citizen_id"],
-            "u": r["user"],
-            "t": r["type"],
-            "o": r["occurred_at"],
-            "r": r["region"],
-            "b": r["book"],
-            "d": r["data"],
-            "h": r["content_hash"],
-        }
-        for r in rows
-    ]
-    params = {
-        "partner_id": rows[0]["partner_id"],
-        "received_at": rows[0]["received_at"],
-        "rows": orjson.dumps(records).decode(),
-    }
-    return {r[0] for r in await conn.execute(_JSON_INSERT, params)}
 
 
 async def content_hashes(conn: AsyncConnection, partner_id: str, event_ids: Iterable[str]) -> dict[str, str]:

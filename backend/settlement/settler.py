@@ -63,22 +63,29 @@ class PartitionSettler:
         """Settle until ``stop`` is set; raises LeaseLost when another worker took the partition."""
         await self._ensure_group()
         await self._recover()
-        block = self.platform.settings.settle_block_ms
+        settings = self.platform.settings
         while not stop.is_set():
-            try:
-                reply = await self.platform.redis.xreadgroup(
-                    GROUP, self.consumer, {self.stream: ">"}, count=_READ_ENTRIES, block=block
-                )
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                await self._ensure_group()  # Redis lost the stream: the sweeper republishes
-                continue
-            entries = [
-                self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows
-            ]
+            entries = await self._read(settings.settle_block_ms)
+            if entries and settings.settle_linger_ms > 0 and _actions(entries) < settings.settle_batch:
+                # Actions that arrive one by one would each cost a transaction: wait a moment
+                # for more (they are pending on this consumer meanwhile, as any read entry is).
+                await asyncio.sleep(settings.settle_linger_ms / 1000)
+                entries += await self._read(None)
             if entries:
                 await self.settle_entries(entries)
+
+    async def _read(self, block_ms: int | None) -> list[Entry]:
+        """New entries of the stream, waiting up to ``block_ms`` for one (None: not at all)."""
+        try:
+            reply = await self.platform.redis.xreadgroup(
+                GROUP, self.consumer, {self.stream: ">"}, count=_READ_ENTRIES, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self._ensure_group()  # Redis lost the stream: the sweeper republishes
+            return []
+        return [self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows]
 
     async def _ensure_group(self) -> None:
         try:
@@ -192,6 +199,10 @@ class PartitionSettler:
             if record is not None and record.webhook_url:
                 hooked.add(partner_id)
         return frozenset(hooked)
+
+
+def _actions(entries: Sequence[Entry]) -> int:
+    return sum(len(e.items) for e in entries)
 
 
 def _first_occurrences(items: list[Accepted]) -> list[Accepted]:
