@@ -78,16 +78,23 @@ async def binding_of(conn: AsyncConnection, partner_id: str, user: str) -> Any:
 
 
 async def citizen_by_mobile(conn: AsyncConnection, mobile_hash: str, new_id: str, now: datetime) -> str:
-    """The citizen with this mobile hash, created as ``new_id`` if there is none (race-free)."""
-    await conn.execute(
-        _insert(conn, CITIZENS)
-        .values(citizen_id=new_id, mobile_hash=mobile_hash, created_at=now)
-        .on_conflict_do_nothing(index_elements=["mobile_hash"])
-    )
-    row = (
-        await conn.execute(select(CITIZENS.c.citizen_id).where(CITIZENS.c.mobile_hash == mobile_hash))
-    ).one()
-    return str(row.citizen_id)
+    """The citizen with this mobile hash, created as ``new_id`` if there is none (race-free).
+
+    The citizen's row is share-locked to the end of the transaction: an account deletion (which
+    locks it to update) either waits for this binding to commit, then pseudonymises it with the
+    rest, or commits first, and the mobile's hash is then a tombstone: a new citizen is made."""
+    for _ in range(2):
+        await conn.execute(
+            _insert(conn, CITIZENS)
+            .values(citizen_id=new_id, mobile_hash=mobile_hash, created_at=now)
+            .on_conflict_do_nothing(index_elements=["mobile_hash"])
+        )
+        query = select(CITIZENS.c.citizen_id).where(CITIZENS.c.mobile_hash == mobile_hash)
+        row = (await conn.execute(query.with_for_update(read=True))).first()
+        if row is not None:
+            return str(row.citizen_id)
+        # (the citizen was deleted between the insert and the lock: the hash is free now)
+    raise AssertionError(f"no citizen for a mobile hash after inserting one: {new_id}")
 
 
 async def insert_binding(

@@ -3,6 +3,7 @@ the outcomes and the certification runs stay whole."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from backend.models import (
     LedgerTransaction,
     SettledOutcome,
 )
+from backend.partner_api import repository as repo
+from backend.privacy.deletion import _pseudonymise
 from backend.privacy.pseudonyms import user_pseudonym
 from backend.reconcile.runner import reconcile
 from partners.sdk import Credentials
@@ -221,6 +224,50 @@ class TestDeleteAccount:
         result = await bound.transit.report([trip("wx_alice", event_id="after-1")])
         assert result.results[0].problem is not None
         assert result.results[0].problem["type"].endswith("/unbound-user")
+
+    async def test_a_report_racing_the_deletion_never_keeps_the_real_user_id(self, platform, world, bound):
+        if platform.db.is_sqlite:
+            pytest.skip("SQLite has one writer: a report cannot interleave with the deletion")
+        # given: a deletion that has pseudonymised Alice's bindings and actions, not yet committed
+        async with platform.db.transaction() as tx:
+            await _pseudonymise(tx, PII_KEY, world.alice)
+            # when: her transit operator reports a trip meanwhile
+            racing = asyncio.create_task(bound.transit.report([trip("wx_alice", event_id="racing-1")]))
+            await asyncio.sleep(0.5)
+            assert not racing.done()  # it waits for the deletion's lock on the binding
+        result = await racing
+        # then: the report found no such user; no action names her partner user id
+        assert result.results[0].problem is not None
+        assert result.results[0].problem["type"].endswith("/unbound-user")
+        async with platform.db.read() as conn:
+            leaked = await conn.execute(select(AcceptedAction).where(AcceptedAction.user == "wx_alice"))
+            assert leaked.first() is None
+
+    async def test_a_binding_racing_the_deletion_is_pseudonymised_with_the_rest(
+        self, http, platform, world, bound
+    ):
+        if platform.db.is_sqlite:
+            pytest.skip("SQLite has one writer: a binding cannot interleave with the deletion")
+        # given: a partner binding a new user to Alice's mobile has found her, not yet bound
+        async with platform.db.transaction() as tx:
+            mobile_hash = keyed_hash(PII_KEY, mobile(1))
+            citizen_id = await repo.citizen_by_mobile(tx.conn, mobile_hash, "c_never", tx.started_at)
+            assert citizen_id == world.alice
+            # when: Alice deletes her account meanwhile
+            deleting = asyncio.create_task(
+                http.delete(delete_me(world.alice), headers=citizen_headers(platform, world.alice))
+            )
+            await asyncio.sleep(0.5)
+            assert not deleting.done()  # it waits for the binding's share lock on her row
+            await repo.insert_binding(tx.conn, "bike_st", "bk_racing", citizen_id, tx.started_at)
+        assert (await deleting).status_code == 200
+        # then: the binding made meanwhile was pseudonymised like every other of hers
+        async with platform.db.read() as conn:
+            users = set(
+                (await conn.execute(select(Binding.user).where(Binding.citizen_id == world.alice))).scalars()
+            )
+        assert "bk_racing" not in users
+        assert user_pseudonym(PII_KEY, world.alice, "bike_st", "bk_racing") in users
 
     async def test_the_same_mobile_binds_again_as_a_new_citizen(self, http, platform, world, bound):
         await http.delete(delete_me(world.alice), headers=citizen_headers(platform, world.alice))

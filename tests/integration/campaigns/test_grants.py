@@ -254,6 +254,12 @@ async def keep_granting(platform: Any, campaign_id: str) -> None:
         await asyncio.sleep(0.001)
 
 
+async def _connected(db: Database) -> None:
+    async with db.read() as conn:
+        await conn.execute(select(1))
+        await asyncio.sleep(0.05)  # held, so that the two calls open two connections
+
+
 class TestConcurrentGranters:
     async def test_two_granters_at_once_give_what_one_gives(self, platform, settings, monkeypatch):
         """Two engines (as two worker processes would have) grant one campaign in small batches at
@@ -275,9 +281,12 @@ class TestConcurrentGranters:
             await settle(platform, trips(8, prefix=f"p{part}", points=60 + part))
         other = dataclasses.replace(platform, db=Database(settings.effective_database_url))
         try:
+            # Both of the second engine's connections open before the race: connecting takes longer
+            # than the five batches this budget lasts, and under load it lost every one of them.
+            await asyncio.gather(*(_connected(other.db) for _ in range(2)))
             # when
             await grant_campaign(platform, "car-free-day", now=NOW, batch=1)
-            await asyncio.gather(*(keep_granting(p, "twin") for p in (platform, other, platform, other)))
+            await asyncio.gather(*(keep_granting(p, "twin") for p in (other, platform, other, platform)))
         finally:
             await other.db.dispose()
         # then
