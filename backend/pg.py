@@ -59,12 +59,27 @@ class HotPool:
         async with pool.connection() as conn:
             yield conn
 
-    async def run(self, use_case: Callable[[AsyncConnection[Any]], Awaitable[T]], attempts: int = 3) -> T:
-        """Run a use case in its own transaction, rerunning it on serialization failure or deadlock."""
+    async def run(
+        self,
+        use_case: Callable[[AsyncConnection[Any]], Awaitable[T]],
+        attempts: int = 3,
+        *,
+        autocommit: bool = False,
+    ) -> T:
+        """Run a use case in its own transaction, rerunning it on serialization failure or deadlock.
+        ``autocommit``: the use case is one statement, its own transaction (no BEGIN, no COMMIT:
+        one round trip); committed when its answer arrives."""
         for attempt in range(1, attempts + 1):
             try:
                 async with self.transaction() as conn:
-                    return await use_case(conn)
+                    if not autocommit:
+                        return await use_case(conn)
+                    await conn.set_autocommit(True)
+                    try:
+                        return await use_case(conn)
+                    finally:
+                        if not conn.broken:  # (a broken one is discarded by the pool)
+                            await conn.set_autocommit(False)  # the pool's other users expect transactions
             except _RETRYABLE:
                 if attempt == attempts:
                     raise

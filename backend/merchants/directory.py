@@ -165,11 +165,18 @@ async def authenticate(db: Database, staff_id: str) -> Staff:
                 .where(STAFF.c.staff_id == staff_id)
             )
         ).first()
-    if row is None or row.disabled_at is not None:
+    merchant_id, disabled_at, status, book = row or (None, None, None, None)
+    check_staff(merchant_id, disabled_at, status)
+    return Staff(staff_id, str(merchant_id), str(book))
+
+
+def check_staff(merchant_id: str | None, disabled_at: object, merchant_status: str | None) -> None:
+    """``StaffDisabled`` unless a staff member (of ``merchant_id``; None: no such staff) is enabled
+    and their merchant active. The redemption hot path reads the same columns in its own statement."""
+    if merchant_id is None or disabled_at is not None:
         raise StaffDisabled("this staff token is not (or no longer) valid for any merchant")
-    if row.status != "active":
-        raise StaffDisabled(f"merchant {row.merchant_id!r} is {row.status}")
-    return Staff(staff_id, row.merchant_id, row.book)
+    if merchant_status != "active":
+        raise StaffDisabled(f"merchant {merchant_id!r} is {merchant_status}")
 
 
 async def _balances(conn: AsyncConnection, merchant_ids: list[str]) -> dict[str, int]:

@@ -10,10 +10,10 @@ Small batches (single actions) that arrive together share a statement (``group_c
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import psycopg
@@ -21,9 +21,6 @@ from psycopg import AsyncConnection
 
 from backend.partner_api.group_commit import GroupCommit
 from backend.pg import HotPool
-
-T = TypeVar("T")
-_RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
 # The valid actions of one or more batches in one JSON parameter: a statement of constant text
 # whatever the batch size, whose one string the driver sends as is (psycopg's text[] arrays cost
@@ -137,7 +134,7 @@ async def _record(batches: list[_Batch]) -> list[Recorded]:
                 into.existing[event_id] = digest
         return found
 
-    return await _autocommit(batches[0].pg, run)
+    return await batches[0].pg.run(run, autocommit=True)
 
 
 async def content_hashes(pg: HotPool, partner_id: str, event_ids: Iterable[str]) -> dict[str, str]:
@@ -147,22 +144,4 @@ async def content_hashes(pg: HotPool, partner_id: str, event_ids: Iterable[str])
         cur = await conn.execute(_CONTENT_HASHES, params)
         return {event_id: digest for event_id, digest in await cur.fetchall()}
 
-    return await _autocommit(pg, run)
-
-
-async def _autocommit(pg: HotPool, statement: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
-    """Run one statement as its own transaction (one round trip: no BEGIN, no COMMIT), rerunning
-    it on a deadlock, at most three times."""
-    for attempt in range(1, 4):
-        try:
-            async with pg.transaction() as conn:
-                await conn.set_autocommit(True)
-                try:
-                    return await statement(conn)
-                finally:
-                    if not conn.broken:  # (a broken one is discarded by the pool)
-                        await conn.set_autocommit(False)  # the pool's other users expect transactions
-        except _RETRYABLE:
-            if attempt == 3:
-                raise
-    raise AssertionError("unreachable")
+    return await pg.run(run, autocommit=True)

@@ -28,7 +28,8 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
-from backend.errors import CitizenDeleted, ForeignCode, StaffDisabled, UnknownCode
+from backend.errors import CitizenDeleted, ForeignCode, UnknownCode
+from backend.merchants.directory import check_staff
 from backend.pg import HotPool
 from backend.redemption.terms import check_offer_row
 from backend.settlement.repository import balance_deltas, tx_row
@@ -198,10 +199,7 @@ async def redeem(
         async with conn.pipeline():  # BEGIN travels with the read
             read = await conn.execute(_REDEEM_READ.format(which=which), {"staff": staff_id, "key": key})
         seen = await read.fetchone()
-        if seen.staff_merchant is None or seen.disabled_at is not None:
-            raise StaffDisabled("this staff token is not (or no longer) valid for any merchant")
-        if seen.merchant_status != "active":
-            raise StaffDisabled(f"merchant {seen.staff_merchant!r} is {seen.merchant_status}")
+        check_staff(seen.staff_merchant, seen.disabled_at, seen.merchant_status)
         if seen.reservation_id is None:
             raise UnknownCode("no reservation has this code")
         if seen.merchant_id != seen.staff_merchant:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -72,6 +73,21 @@ def _actions(citizen_id: str, prefix: str) -> list[Seeded]:
         one(16, NOV + timedelta(days=3), 45_000, status="capped"),
         one(17, NOV + timedelta(days=4), 70_000, book="nanao"),  # other book: not certified here
     ]
+
+
+async def walk(http, path: str, headers, limit: int, query: str = "") -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Every item of a cursor-paginated list, page by page, following ``next``."""
+    items: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        response = await http.get(f"{path}?limit={limit}{query}{after}", headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        if page["next"] is None:
+            return items
+        after = f"&after={page['next']}"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from backend.campaigns import admin
 from backend.campaigns.grants import grant_due
-from tests.e2e.citizen_api.conftest import citizen_headers
+from tests.e2e.citizen_api.conftest import citizen_headers, walk
 from tests.e2e.citizen_api.test_authorisation import CALLERS
 from tests.e2e.partner_api.test_signing import assert_problem
 from tests.factories import make_partner, mobile, sdk
@@ -91,20 +91,6 @@ ALICE = [
 ]
 
 
-async def walk(http, headers, limit: int) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    items: list[dict[str, Any]] = []
-    after = ""
-    while True:
-        response = await http.get(f"{BONUSES}?limit={limit}{after}", headers=headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= limit
-        items += page["items"]
-        if page["next"] is None:
-            return items
-        after = f"&after={page['next']}"
-
-
 class TestBonuses:
     async def test_a_citizen_sees_their_own_bonuses_newest_grant_first(self, http, platform, people):
         alice, bob = people
@@ -119,7 +105,7 @@ class TestBonuses:
 
     @pytest.mark.parametrize("limit", [1, 2, 3])
     async def test_pages_follow_each_other_without_gap_or_repeat(self, http, platform, people, limit):
-        assert await walk(http, citizen_headers(platform, people[0]), limit) == ALICE
+        assert await walk(http, BONUSES, citizen_headers(platform, people[0]), limit) == ALICE
 
     async def test_bonus_points_are_available_to_spend_at_once(self, http, platform, people):
         alice, _ = people

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from points_engine.certification import Period
-from tests.e2e.citizen_api.conftest import World, citizen_headers
+from tests.e2e.citizen_api.conftest import World, citizen_headers, walk
 from tests.e2e.partner_api.test_signing import assert_problem
 from tests.integration.certification.seed import Seeded
 
@@ -35,21 +35,6 @@ def expected(world: World, citizen_id: str, items: list[Seeded]) -> list[dict[st
     ]
 
 
-async def walk(http, headers, query: str, limit: int) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    """Every item, page by page, following ``next``."""
-    items: list[dict[str, object]] = []
-    after = ""
-    while True:
-        response = await http.get(f"{HISTORY}?limit={limit}{query}{after}", headers=headers)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        assert len(page["items"]) <= limit
-        items += page["items"]
-        if page["next"] is None:
-            return items
-        after = f"&after={page['next']}"
-
-
 BAD_QUERIES = [
     ("a month that is not YYYY-MM", "month=2026-13"),
     ("a month in words", "month=november"),
@@ -72,11 +57,11 @@ class TestHistory:
 
     @pytest.mark.parametrize("limit", [1, 2, 5])
     async def test_pages_follow_each_other_without_gap_or_repeat(self, http, platform, world, limit):
-        items = await walk(http, citizen_headers(platform, world.alice), "", limit)
+        items = await walk(http, HISTORY, citizen_headers(platform, world.alice), limit)
         assert items == expected(world, world.alice, world.of(world.alice))
 
     async def test_actions_at_the_same_instant_are_ordered_by_partner_and_event(self, http, platform, world):
-        items = await walk(http, citizen_headers(platform, world.alice), "", 1)
+        items = await walk(http, HISTORY, citizen_headers(platform, world.alice), 1)
         same = [
             (i["partner_id"], i["event_id"])
             for i in items
@@ -85,14 +70,14 @@ class TestHistory:
         assert same == [("bike_st", "a-010"), ("transit_st", "a-011")]
 
     async def test_a_type_filter_keeps_only_that_type(self, http, platform, world):
-        items = await walk(http, citizen_headers(platform, world.alice), "&type=waste_sorting", 2)
+        items = await walk(http, HISTORY, citizen_headers(platform, world.alice), 2, "&type=waste_sorting")
         mine = [i for i in world.of(world.alice) if i.type == "waste_sorting"]
         assert items == expected(world, world.alice, mine) and len(items) == 1
 
     @pytest.mark.parametrize("month", ["2026-10", "2026-11", "2026-12"])
     async def test_a_month_is_a_month_in_shanghai(self, http, platform, world, month):
         period = Period.parse(month)
-        items = await walk(http, citizen_headers(platform, world.alice), f"&month={month}", 3)
+        items = await walk(http, HISTORY, citizen_headers(platform, world.alice), 3, f"&month={month}")
         mine = [i for i in world.of(world.alice) if period.start <= i.occurred_at < period.end]
         assert items == expected(world, world.alice, mine)
         if month == "2026-10":
