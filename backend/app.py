@@ -23,6 +23,7 @@ from backend.citizen_api.redemption_routes import router as citizen_redemption
 from backend.citizen_api.router import router as citizen_router
 from backend.context import Platform
 from backend.merchant_api.router import router as merchant_router
+from backend.partner_api.fast_route import FastIntake
 from backend.partner_api.router import router as partner_router
 from backend.partner_api.schemas import (
     ActionBatch,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.include_router(merchant_router)
     app.include_router(admin_merchants)
 
+    app.add_middleware(FastIntake)  # inside RequestIds: its answers carry the request id too
     app.add_middleware(RequestIds)
 
     @app.get("/healthz", tags=["ops"])

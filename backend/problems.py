@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -138,52 +139,76 @@ def _request_id(request: Request) -> str:
     return f"urn:tanhui:request:{rid or uuid.uuid4().hex}"
 
 
+async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    return problem_response(request, exc.code, exc.detail, **exc.extra)
+
+
+async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
+    if exc.code not in PROBLEMS or PROBLEMS[exc.code][0] >= 500:
+        log.error("engine error %s: %s", exc.code, exc.detail)
+        return problem_response(request, "internal", "an internal error occurred")
+    return problem_response(request, exc.code, exc.detail)
+
+
+async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
+    # Every database connection stayed busy for the pool's whole timeout: shed the request
+    # with a clean answer (nothing was written) rather than a 500.
+    log.warning("database pool exhausted: %s", exc)
+    response = problem_response(request, "overloaded", "every database connection is busy; retry shortly")
+    response.headers["retry-after"] = "1"
+    return response
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"pointer": "/" + "/".join(str(p) for p in err.get("loc", ())[1:]), "detail": err.get("msg", "")}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"pointer": "/", "detail": "invalid"}
+    detail = f"{first['pointer']}: {first['detail']}"
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        return problem_response(request, "malformed-json", f"the body is not JSON: {detail}")
+    return problem_response(request, "invalid-request", detail, errors=errors)
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
+    if code is None:
+        code = "invalid-request" if exc.status_code < 500 else "internal"
+    response = problem_response(request, code, str(exc.detail))
+    response.headers.update(exc.headers or {})  # e.g. Allow, which a 405 must carry (RFC 9110)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error (request %s)", _request_id(request))
+    return problem_response(request, "internal", "an internal error occurred")
+
+
+_Handler = Callable[[Request, Any], Awaitable[JSONResponse]]
+# Expected errors; anything else is _unexpected's (Starlette calls that handler outermost).
+_HANDLERS: dict[type[Exception], _Handler] = {
+    AppError: _app_error,
+    EngineError: _engine_error,
+    PoolTimeout: _overloaded,
+    HotPoolTimeout: _overloaded,
+    RequestValidationError: _validation,
+    StarletteHTTPException: _http,
+}
+
+
 def install(app: FastAPI) -> None:
     """Route every exception through the table above."""
+    for exc_type, handler in _HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)
+    app.add_exception_handler(Exception, _unexpected)
 
-    @app.exception_handler(AppError)
-    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return problem_response(request, exc.code, exc.detail, **exc.extra)
 
-    @app.exception_handler(EngineError)
-    async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
-        if exc.code not in PROBLEMS or PROBLEMS[exc.code][0] >= 500:
-            log.error("engine error %s: %s", exc.code, exc.detail)
-            return problem_response(request, "internal", "an internal error occurred")
-        return problem_response(request, exc.code, exc.detail)
-
-    @app.exception_handler(PoolTimeout)
-    @app.exception_handler(HotPoolTimeout)
-    async def _overloaded(request: Request, exc: Exception) -> JSONResponse:
-        # Every database connection stayed busy for the pool's whole timeout: shed the request
-        # with a clean answer (nothing was written) rather than a 500.
-        log.warning("database pool exhausted: %s", exc)
-        response = problem_response(request, "overloaded", "every database connection is busy; retry shortly")
-        response.headers["retry-after"] = "1"
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in err.get("loc", ())[1:]), "detail": err.get("msg", "")}
-            for err in exc.errors()
-        ]
-        first = errors[0] if errors else {"pointer": "/", "detail": "invalid"}
-        detail = f"{first['pointer']}: {first['detail']}"
-        if any(err.get("type") == "json_invalid" for err in exc.errors()):
-            return problem_response(request, "malformed-json", f"the body is not JSON: {detail}")
-        return problem_response(request, "invalid-request", detail, errors=errors)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code)
-        if code is None:
-            code = "invalid-request" if exc.status_code < 500 else "internal"
-        response = problem_response(request, code, str(exc.detail))
-        response.headers.update(exc.headers or {})  # e.g. Allow, which a 405 must carry (RFC 9110)
-        return response
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error (request %s)", _request_id(request))
-        return problem_response(request, "internal", "an internal error occurred")
+async def handle(request: Request, exc: Exception) -> JSONResponse | None:
+    """The answer ``install``'s handlers give to an expected ``exc``, for routes served outside
+    FastAPI's routing; None for an unexpected one (to be raised on, to the app's 500 handler)."""
+    for cls in type(exc).__mro__:  # the most specific handler, as Starlette picks it
+        handler = _HANDLERS.get(cls)
+        if handler is not None:
+            return await handler(request, exc)
+    return None

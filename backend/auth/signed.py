@@ -8,13 +8,16 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from backend.auth.errors import MissingAuthorization, ReplayedNonce, RevokedKey, UnknownSigner
-from backend.auth.partners import PartnerRecord
-from backend.auth.signatures import check_clock, check_signature, parse_authorization
+from backend.auth.errors import BadSignature, MissingAuthorization, ReplayedNonce, RevokedKey, UnknownSigner
+from backend.auth.partners import Claim, KnownPartner, PartnerRecord
+from backend.auth.signatures import SignedHeader, check_clock, check_signature, parse_authorization
 from backend.context import Platform
 from backend.errors import BodyTooLarge
 
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also admits "²"
+# Reads of the partner before its nonce is claimed whatever the partner's generation (as before
+# the per-process cache): only changes landing between every read and its claim exhaust them.
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +43,58 @@ async def authenticate(request: Request, platform: Platform) -> SignedRequest:
         raise MissingAuthorization("send an Authorization: TANHUI-HMAC-SHA256 header (see the contract)")
     header = parse_authorization(value)
     check_clock(header, time.time(), settings.clock_skew_s)
-    record = await platform.partners.lookup(header.partner_id)
-    key = record.keys.get(header.key_id) if record else None
-    if record is None or key is None:
-        raise UnknownSigner(f"no key {header.key_id!r} for partner {header.partner_id!r}")
-    sealed, status = key
-    if status != "active":
-        raise RevokedKey(f"key {header.key_id!r} has been revoked")
-    secret = platform.partners.secret(header.partner_id, header.key_id, sealed)
-    check_signature(secret, header, request.method, _path_query(request), body)
-    fresh = await platform.redis.set(
-        platform.keys.nonce(header.partner_id, header.nonce), b"1", nx=True, ex=settings.nonce_ttl_s
-    )
-    if not fresh:
-        raise ReplayedNonce(f"nonce {header.nonce} was used within the last {settings.nonce_ttl_s} s")
+    record = await _verified(platform, header, request.method, _path_query(request), body)
     return SignedRequest(partner=record, key_id=header.key_id, body=body)
+
+
+async def _verified(
+    platform: Platform, header: SignedHeader, method: str, path_query: str, body: bytes
+) -> PartnerRecord:
+    """The signer's record, current when the nonce was claimed.
+
+    The process's own copy of the record is tried first: the claim fails as stale if the partner
+    changed since it was read, and a key or signature it refuses is judged again on a current read.
+    """
+    partners, ttl_s = platform.partners, platform.settings.nonce_ttl_s
+    remembered = partners.remembered(header.partner_id)
+    for attempt in range(1, _ATTEMPTS + 1):
+        current = remembered is None
+        candidate = await partners.read(header.partner_id) if current else remembered
+        try:
+            known = _check(platform, candidate, header, method, path_query, body)
+        except (UnknownSigner, RevokedKey, BadSignature):
+            if current:
+                raise
+            remembered = None
+            continue
+        if attempt < _ATTEMPTS:
+            claim = await partners.claim_nonce(known, header.nonce, ttl_s)
+        else:
+            claim = await partners.claim_nonce_unchecked(header.partner_id, header.nonce, ttl_s)
+        if claim is Claim.FRESH:
+            return known.record
+        if claim is Claim.REPLAYED:
+            raise ReplayedNonce(f"nonce {header.nonce} was used within the last {ttl_s} s")
+        remembered = None
+    raise AssertionError("unreachable: the last attempt's claim is never stale")
+
+
+def _check(
+    platform: Platform,
+    known: KnownPartner | None,
+    header: SignedHeader,
+    method: str,
+    path_query: str,
+    body: bytes,
+) -> KnownPartner:
+    """``known``, if it has the header's key, active, and the signature holds under it."""
+    key = known.record.keys.get(header.key_id) if known else None
+    if known is None or key is None:
+        raise UnknownSigner(f"no key {header.key_id!r} for partner {header.partner_id!r}")
+    if key[1] != "active":
+        raise RevokedKey(f"key {header.key_id!r} has been revoked")
+    check_signature(platform.partners.secret(known, header.key_id), header, method, path_query, body)
+    return known
 
 
 def _path_query(request: Request) -> str:

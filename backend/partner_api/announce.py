@@ -13,7 +13,7 @@ import weakref
 import redis.asyncio as aioredis
 
 from backend.context import Platform
-from backend.partner_api.group_commit import GroupCommit
+from backend.group_commit import GroupCommit
 from backend.settlement.publisher import publish
 from points_engine.records import Accepted
 

@@ -18,12 +18,13 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.types.json import Json
 
-from backend.partner_api.group_commit import GroupCommit
+from backend.group_commit import GroupCommit
 from backend.pg import HotPool
 
 # The valid actions of one or more batches in one JSON parameter: a statement of constant text
-# whatever the batch size, whose one string the driver sends as is (psycopg's text[] arrays cost
+# whatever the batch size, whose one document the driver sends as is (psycopg's text[] arrays cost
 # ~50 ms a 1,000-action batch to render, measured) and PostgreSQL parses in C. Each action comes
 # back with its user's binding; the first action of each (partner, event id) whose user is bound
 # and consenting is inserted, and an event id that was there already comes back with its content
@@ -120,7 +121,8 @@ async def _record(batches: list[_Batch]) -> list[Recorded]:
             row["p"], row["i"] = batch.partner_id, len(rows)
             rows.append(row)
             owner.append(into)
-    params = {"rows": orjson.dumps(rows).decode(), "now": datetime.now(UTC)}
+    # orjson's bytes go out as they are (as a str they were decoded, then encoded again).
+    params = {"rows": Json(rows, dumps=orjson.dumps), "now": datetime.now(UTC)}
 
     async def run(conn: AsyncConnection[Any]) -> list[Recorded]:
         cur = await conn.execute(_RECORD, params)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from backend.partner_api.group_commit import GroupCommit
+from backend.group_commit import GroupCommit
 
 
 class Recorder:
