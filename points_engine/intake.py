@@ -2,14 +2,18 @@
 
 Checks run in the precedence order of ``REJECTION_CODES``; the first failing check
 names the rejection. Pure: the caller passes the clock and the partner's permissions.
+
+An item that passes every check (nearly all of them) is accepted by a fast path first: one sweep
+with exact types, as orjson parses them. Whatever it does not accept outright takes the checks in
+order, which alone decide rejections, so every decision and text is theirs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +82,13 @@ class Window:
     now: datetime
     max_age: timedelta = timedelta(days=7)
     max_future: timedelta = timedelta(seconds=300)
+    # The bounds themselves, computed once per batch rather than once per item.
+    earliest: datetime = field(init=False, repr=False, compare=False)
+    latest: datetime = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "earliest", self.now - self.max_age)
+        object.__setattr__(self, "latest", self.now + self.max_future)
 
 
 class _Bad(Exception):
@@ -87,6 +98,18 @@ class _Bad(Exception):
 
 def validate_action(raw: Any, partner_id: str, perms: Permissions, window: Window) -> Action | Rejection:
     """Validate one reported item of a batch."""
+    if type(raw) is dict and len(raw) == len(_ENVELOPE):
+        event_id, user = raw.get("event_id"), raw.get("user")
+        if type(event_id) is str and _event_id_ok(event_id) and type(user) is str and 0 < len(user) <= 64:
+            body = _well_formed(raw, perms, window)
+            if body is not None:
+                return Action(partner_id, event_id, user, body)
+    return _validate_action_in_order(raw, partner_id, perms, window)
+
+
+def _validate_action_in_order(
+    raw: Any, partner_id: str, perms: Permissions, window: Window
+) -> Action | Rejection:
     event_id = raw.get("event_id") if isinstance(raw, Mapping) else None
     event_id = event_id if isinstance(event_id, str) and EVENT_ID.fullmatch(event_id) else None
     try:
@@ -106,6 +129,14 @@ def validate_action(raw: Any, partner_id: str, perms: Permissions, window: Windo
 
 def validate_body(raw: Any, perms: Permissions, window: Window) -> ActionBody | Rejection:
     """Validate an action without event_id and user (what a quote prices)."""
+    if type(raw) is dict and len(raw) == len(_BODY):
+        body = _well_formed(raw, perms, window)
+        if body is not None:
+            return body
+    return _validate_body_in_order(raw, perms, window)
+
+
+def _validate_body_in_order(raw: Any, perms: Permissions, window: Window) -> ActionBody | Rejection:
     try:
         if not isinstance(raw, Mapping):
             raise _Bad("invalid-action", "the action must be a JSON object")
@@ -130,9 +161,9 @@ def _body(raw: Mapping[str, Any], perms: Permissions, window: Window) -> ActionB
         raise _Bad("forbidden-type", f"this partner may not report actions of type {kind}")
     if region not in perms.regions:
         raise _Bad("forbidden-region", f"this partner may not report actions in region {region}")
-    if occurred_at > window.now + window.max_future:
+    if occurred_at > window.latest:
         raise _Bad("occurred-at-out-of-window", "occurred_at lies more than 300 s in the future")
-    if occurred_at < window.now - window.max_age:
+    if occurred_at < window.earliest:
         raise _Bad("occurred-at-out-of-window", "occurred_at is older than 7 days")
     return ActionBody(type=kind, occurred_at=occurred_at, region=region, data=data)
 
@@ -212,16 +243,129 @@ def _text(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+# The fast path: None for anything it does not accept outright (then the checks in order decide).
+# Its objects are dicts of the exact size whose every field reads (``get``) as a value of the
+# right type: so no field is missing (None passes no check) and none is unknown, which is what
+# comparing key sets would tell, at half the cost.
+
+_event_id_ok = EVENT_ID.fullmatch
+
+
+def _well_formed(raw: dict[str, Any], perms: Permissions, window: Window) -> ActionBody | None:
+    kind, region = raw.get("type"), raw.get("region")
+    if not (
+        type(kind) is str
+        and kind in perms.types
+        and type(region) is str
+        and region in perms.regions
+        and region in SHANTOU_REGIONS  # (its codes are 6 digits: REGION holds)
+    ):
+        return None
+    read = _DATA_READERS.get(kind)
+    data = None if read is None else read(raw.get("data"))
+    occurred_at = _instant(raw.get("occurred_at"), window)
+    if data is None or occurred_at is None:
+        return None
+    return ActionBody(kind, occurred_at, region, data)  # type: ignore[arg-type]  # kind: a key of _DATA_READERS
+
+
+def _instant(value: Any, window: Window) -> datetime | None:
+    """What ``_timestamp`` gives for an RFC 3339 date-time inside the window, else None."""
+    if type(value) is not str or value[10:11] != "T":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        at = None if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return at if at is not None and window.earliest <= at <= window.latest else None
+
+
+def _trip(data: Any) -> Trip | None:
+    if type(data) is dict and len(data) == 3:
+        mode, distance, duration = data.get("mode"), data.get("distance_m"), data.get("duration_s")
+        if (
+            type(mode) is str
+            and mode in TRIP_MODES
+            and type(distance) is int
+            and 0 < distance <= _MAX_QUANTITY
+            and type(duration) is int
+            and 0 < duration <= _MAX_QUANTITY
+        ):
+            return Trip(mode, distance, duration)
+    return None
+
+
+def _waste_sorting(data: Any) -> WasteSorting | None:
+    if type(data) is dict and len(data) == (4 if "material" in data else 3):
+        category, weight, station = data.get("category"), data.get("weight_g"), data.get("station_id")
+        material = data.get("material")
+        if (
+            type(category) is str
+            and category in WASTE_CATEGORIES
+            and type(weight) is int
+            and 0 < weight <= _MAX_QUANTITY
+            and type(station) is str
+            and 0 < len(station) <= 64
+            and (
+                material is None
+                or (category == "recyclable" and type(material) is str and material in MATERIALS)
+            )
+        ):
+            return WasteSorting(category, weight, station, material)
+    return None
+
+
+def _clean_plate(data: Any) -> CleanPlate | None:
+    if type(data) is dict and len(data) == 3:
+        canteen, meal, verifier = data.get("canteen_id"), data.get("meal"), data.get("verified_by")
+        if (
+            type(canteen) is str
+            and 0 < len(canteen) <= 64
+            and type(meal) is str
+            and meal in MEALS
+            and type(verifier) is str
+            and verifier in VERIFIERS
+        ):
+            return CleanPlate(canteen, meal, verifier)
+    return None
+
+
+_DATA_READERS: dict[str, Callable[[Any], ActionData | None]] = {
+    "trip": _trip,
+    "waste_sorting": _waste_sorting,
+    "clean_plate": _clean_plate,
+}
+
+
 def canonical_content(action: Action) -> dict[str, Any]:
     """The action's content as stored, occurred_at in UTC: what a retry must repeat exactly."""
-    data = data_fields(action.data)
+    body = action.body
     return {
         "user": action.user,
-        "type": action.type,
-        "occurred_at": utc_text(action.occurred_at),
-        "region": action.region,
-        "data": data,
+        "type": body.type,
+        "occurred_at": utc_text(body.occurred_at),
+        "region": body.region,
+        "data": _reported(body.data),
     }
+
+
+def _reported(data: ActionData) -> dict[str, Any]:
+    """``data_fields`` spelled out for the kinds intake knows: the generic one took ~0.7 µs an action."""
+    if type(data) is Trip:
+        return {"mode": data.mode, "distance_m": data.distance_m, "duration_s": data.duration_s}
+    if type(data) is WasteSorting:
+        fields: dict[str, Any] = {
+            "category": data.category,
+            "weight_g": data.weight_g,
+            "station_id": data.station_id,
+        }
+        if data.material is not None:
+            fields["material"] = data.material
+        return fields
+    if type(data) is CleanPlate:
+        return {"canteen_id": data.canteen_id, "meal": data.meal, "verified_by": data.verified_by}
+    return data_fields(data)
 
 
 def content_hash(action: Action, content: dict[str, Any] | None = None) -> str:
@@ -234,8 +378,11 @@ def content_hash(action: Action, content: dict[str, Any] | None = None) -> str:
 
 def utc_text(at: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` (the proof format's rendering; sub-seconds are kept when present)."""
-    text = at.astimezone(UTC).isoformat()
-    return text.replace("+00:00", "Z")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    if type(at) is datetime:  # orjson renders it as isoformat() does, in a third of the time (tested)
+        return orjson.dumps(at, option=orjson.OPT_UTC_Z)[1:-1].decode()
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def contains_nul(value: Any) -> bool:

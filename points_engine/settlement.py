@@ -34,6 +34,9 @@ def event_key(partner_id: str, event_id: str) -> str:
     return f"{partner_id}/{event_id}"
 
 
+_NOTHING_RECORDED = CitizenState()  # frozen: one serves every citizen new to the rules
+
+
 def settle(
     batch: Iterable[Accepted], states: Mapping[str, CitizenState], catalog: Catalog, policy: Policy
 ) -> tuple[list[Settlement], dict[str, CitizenState]]:
@@ -43,7 +46,7 @@ def settle(
     settled: list[Settlement] = []
     for item in batch:
         citizen = item.citizen_id
-        state = current.get(citizen) or states.get(citizen) or CitizenState()
+        state = current.get(citizen) or states.get(citizen) or _NOTHING_RECORDED
         action = item.action
         try:
             assessment = assess(action.body, catalog)

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from redis.exceptions import ResponseError
-from sqlalchemy.exc import IntegrityError
 
 from backend.context import Platform
 from backend.settlement import repository as repo
 from backend.settlement.publisher import SWEEP
 from backend.settlement.rules_store import RulesStore
+from backend.settlement.writer import Lease, SettlementWriter
 from points_engine.records import Accepted, from_record
 from points_engine.rules import CitizenState, Policy
 from points_engine.settlement import Settlement, replay, settle
@@ -31,14 +33,12 @@ from points_engine.settlement import Settlement, replay, settle
 log = logging.getLogger(__name__)
 
 GROUP = b"settlers"
-_READ_ENTRIES = 64  # stream entries per read; each holds one intake batch's actions of the partition
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    partition: int
-    epoch: int
-    worker: str
+# Stream entries per read, at most. An entry holds one intake batch's actions of the partition (1 to
+# ~1,000), so reads are sized from the entries seen (``_read_count``) to about ``settle_batch``
+# actions: what a worker holds in memory is then bounded whatever the backlog of the stream.
+_READ_ENTRIES = 64
+# Rules states a partition settler keeps in memory (``_recent``): a few MB, whatever the city.
+_RECENT_STATES = 4096
 
 
 @dataclass(slots=True)
@@ -49,14 +49,26 @@ class Entry:
 
 
 class PartitionSettler:
-    def __init__(self, platform: Platform, lease: Lease, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        lease: Lease,
+        policy: Policy | None = None,
+        writer: SettlementWriter | None = None,
+    ) -> None:
         self.platform = platform
         self.lease = lease
+        self.writer = writer or SettlementWriter(platform)  # shared by a worker's partitions
         self.policy = policy or Policy.default()
         self.stream = platform.keys.stream(lease.partition)
         self.consumer = lease.worker.encode()
         self.rules = RulesStore(platform.redis, platform.keys)
         self._dirty: set[str] = set()  # citizens whose Redis state may lag the database
+        # The states this lease committed, most recently used last. Redis holds them too, but a
+        # state there is trusted only under this lease's epoch, so only this settler ever reads
+        # it back: the copy in memory saves the read and the decoding (~50 µs a citizen).
+        self._recent: OrderedDict[str, CitizenState] = OrderedDict()
+        self._read_count = 8  # entries per read: adapted to the size of the entries seen
         self.settled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -69,7 +81,8 @@ class PartitionSettler:
             if entries and settings.settle_linger_ms > 0 and _actions(entries) < settings.settle_batch:
                 # Actions that arrive one by one would each cost a transaction: wait a moment
                 # for more (they are pending on this consumer meanwhile, as any read entry is).
-                await asyncio.sleep(settings.settle_linger_ms / 1000)
+                # Until a common tick, so that the worker's partitions write together.
+                await asyncio.sleep(until_tick(settings.settle_linger_ms / 1000))
                 entries += await self._read(None)
             if entries:
                 await self.settle_entries(entries)
@@ -78,14 +91,23 @@ class PartitionSettler:
         """New entries of the stream, waiting up to ``block_ms`` for one (None: not at all)."""
         try:
             reply = await self.platform.redis.xreadgroup(
-                GROUP, self.consumer, {self.stream: ">"}, count=_READ_ENTRIES, block=block_ms
+                GROUP, self.consumer, {self.stream: ">"}, count=self._read_count, block=block_ms
             )
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             await self._ensure_group()  # Redis lost the stream: the sweeper republishes
             return []
-        return [self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows]
+        entries = [self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows]
+        self._size_reads(entries)
+        return entries
+
+    def _size_reads(self, entries: Sequence[Entry]) -> None:
+        actions = _actions(entries)
+        if actions:
+            per_entry = actions / len(entries)
+            wanted = int(self.platform.settings.settle_batch / per_entry)
+            self._read_count = max(1, min(_READ_ENTRIES, wanted))
 
     async def _ensure_group(self) -> None:
         try:
@@ -105,11 +127,13 @@ class PartitionSettler:
             if start in (b"0-0", "0-0"):
                 break
         while True:
-            reply = await redis.xreadgroup(GROUP, self.consumer, {self.stream: "0"}, count=_READ_ENTRIES)
+            reply = await redis.xreadgroup(GROUP, self.consumer, {self.stream: "0"}, count=self._read_count)
             rows = [row for _, stream_rows in reply or () for row in stream_rows]
             if not rows:
                 return
-            await self.settle_entries([self._entry(eid, fields, suspect=True) for eid, fields in rows])
+            entries = [self._entry(eid, fields, suspect=True) for eid, fields in rows]
+            self._size_reads(entries)
+            await self.settle_entries(entries)
 
     def _entry(self, entry_id: bytes, fields: dict[bytes, bytes] | None, suspect: bool) -> Entry:
         if not fields:  # deleted while pending: nothing to settle, only to acknowledge
@@ -153,15 +177,15 @@ class PartitionSettler:
         states = await self._states(citizens, rebuild_all=suspect)
         catalog = await self.platform.methodologies.catalog()
         settled, new_states = settle(items, states, catalog, self.policy)
-        hooks = await self._webhook_partners({i.action.partner_id for i in items})
         try:
-            await self._write(settled, hooks)
-        except IntegrityError:
+            await self.writer.write(self.lease, settled)
+        except repo.DUPLICATE_OUTCOME:
             if suspect:
                 raise
             # Someone settled part of this batch already (a sweep and an entry raced): start over.
             log.warning("partition %s: batch overlaps settled actions; resettling", self.lease.partition)
             return await self.settle_batch(items, suspect=True)
+        self._remember(new_states)
         try:
             await self.rules.store(new_states, self.lease.epoch)
             self._dirty.difference_update(new_states)
@@ -171,10 +195,27 @@ class PartitionSettler:
         self.settled += len(settled)
         return settled
 
+    def _remember(self, states: dict[str, CitizenState]) -> None:
+        recent = self._recent
+        for citizen, state in states.items():
+            recent[citizen] = state
+            recent.move_to_end(citizen)
+        while len(recent) > _RECENT_STATES:
+            recent.popitem(last=False)
+
     async def _states(self, citizens: list[str], rebuild_all: bool) -> dict[str, CitizenState]:
-        trusted = {} if rebuild_all else await self.rules.load(citizens, self.lease.epoch)
-        for citizen in self._dirty.intersection(trusted):
-            del trusted[citizen]
+        trusted: dict[str, CitizenState] = {}
+        if not rebuild_all:
+            recent = self._recent
+            for citizen in citizens:
+                if (state := recent.get(citizen)) is not None:
+                    trusted[citizen] = state
+                    recent.move_to_end(citizen)
+            unknown = [c for c in citizens if c not in trusted]
+            stored = await self.rules.load(unknown, self.lease.epoch) if unknown else {}
+            for citizen in self._dirty.intersection(stored):
+                del stored[citizen]
+            trusted.update(stored)
         missing = [c for c in citizens if c not in trusted]
         if missing:
             keep = timedelta(seconds=self.policy.retention_s) + timedelta(days=1)
@@ -184,21 +225,10 @@ class PartitionSettler:
                 trusted[citizen] = replay(histories.get(citizen, ()), self.policy)
         return trusted
 
-    async def _write(self, settled: list[Settlement], hooks: frozenset[str]) -> None:
-        lease = self.lease
-        now = datetime.now(UTC)
-        until = now + timedelta(seconds=self.platform.settings.lease_s)
-        async with self.platform.db.transaction() as tx:
-            first = await repo.fence(tx.conn, lease.partition, lease.worker, lease.epoch, len(settled), until)
-            await repo.write(tx.conn, lease.partition, first, settled, now, hooks)
 
-    async def _webhook_partners(self, partner_ids: set[str]) -> frozenset[str]:
-        hooked = set()
-        for partner_id in partner_ids:
-            record = await self.platform.partners.lookup(partner_id)
-            if record is not None and record.webhook_url:
-                hooked.add(partner_id)
-        return frozenset(hooked)
+def until_tick(period_s: float) -> float:
+    """Seconds to the next multiple of ``period_s`` on this process's monotonic clock."""
+    return period_s - time.monotonic() % period_s
 
 
 def _actions(entries: Sequence[Entry]) -> int:

@@ -24,8 +24,9 @@ from functools import partial
 from backend.context import Platform
 from backend.db import Tx
 from backend.settlement import repository as repo
-from backend.settlement.settler import Lease, PartitionSettler
+from backend.settlement.settler import PartitionSettler
 from backend.settlement.sweeper import sweep
+from backend.settlement.writer import Lease, SettlementWriter
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,10 @@ class Worker:
     )
     services: tuple[Service, ...] = ()  # more loops to run beside settlement (webhook delivery)
     held: dict[int, _Held] = field(default_factory=dict)
+    writer: SettlementWriter = field(init=False)  # the partitions' batches ready together commit together
+
+    def __post_init__(self) -> None:
+        self.writer = SettlementWriter(self.platform)
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.platform.settings
@@ -113,7 +118,7 @@ class Worker:
 
     def _start(self, lease: Lease) -> None:
         stop = asyncio.Event()
-        settler = PartitionSettler(self.platform, lease)
+        settler = PartitionSettler(self.platform, lease, writer=self.writer)
         task = asyncio.create_task(settler.run(stop), name=f"settle-{lease.partition}")
         self.held[lease.partition] = _Held(lease, stop, task)
         log.info("worker %s settles partition %d (epoch %d)", self.worker_id, lease.partition, lease.epoch)

@@ -9,7 +9,7 @@ moving ``n`` points from account A to account B is ``(A, -n), (B, +n)``. So hold
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from points_engine.ledger.errors import InvalidTransaction
@@ -60,6 +60,8 @@ class Account:
 
     kind: AccountKind
     owner: str
+    # The id, rendered once: every posting written is rendered (COPY rows, balance keys), some twice.
+    _id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ACCOUNT_KINDS:
@@ -69,6 +71,10 @@ class Account:
                 raise InvalidTransaction(f"unknown book {self.owner!r} (books: {', '.join(BOOKS)})")
         elif not isinstance(self.owner, str) or not _OWNER.fullmatch(self.owner):
             raise InvalidTransaction(f"bad {self.kind} owner id {self.owner!r}: 1-64 of [A-Za-z0-9._-]")
+        if self.kind in CITIZEN_KINDS:
+            object.__setattr__(self, "_id", f"citizen:{self.owner}:{self.kind.removeprefix('citizen-')}")
+        else:
+            object.__setattr__(self, "_id", f"{self.kind}:{self.owner}")
 
     @classmethod
     def issuance(cls, book: Book) -> Account:
@@ -134,6 +140,4 @@ class Account:
         return self.owner if self.kind in CITIZEN_KINDS else None
 
     def __str__(self) -> str:
-        if self.kind in CITIZEN_KINDS:
-            return f"citizen:{self.owner}:{self.kind.removeprefix('citizen-')}"
-        return f"{self.kind}:{self.owner}"
+        return self._id

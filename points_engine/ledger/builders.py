@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from points_engine.ledger.accounts import Account
 from points_engine.ledger.errors import InvalidTransaction
-from points_engine.ledger.transactions import Posting, Transaction, TxKind, is_key
-from points_engine.regions import Book
+from points_engine.ledger.transactions import Posting, Transaction, TxKind, built_move, is_key
+from points_engine.regions import BOOKS, Book
+
+_ISSUANCE = {book: Account.issuance(book) for book in BOOKS}
 
 
 def settle_tx(book: Book, citizen_id: str, event_key: str, points: int) -> Transaction:
-    """Points of a settled action, pending certification: ``issuance:{book}`` → citizen pending."""
-    return _move("settle", _key(event_key), Account.issuance(book), Account.pending(citizen_id), points)
+    """Points of a settled action, pending certification: ``issuance:{book}`` → citizen pending.
+
+    One per settled action, so built without the second check (``built_move``): the arguments are
+    validated as for every builder, and the move is a settle's by construction."""
+    cause = _key(event_key)  # checks in _move's order, so bad arguments raise the same error
+    source = _ISSUANCE[book] if book in BOOKS else Account.issuance(book)  # which raises
+    target = Account.pending(citizen_id)
+    _check_points("settle", points)
+    return built_move("settle", cause, Posting(source, -points), Posting(target, points))
 
 
 def certify_tx(pending: Transaction) -> Transaction:
@@ -86,9 +95,13 @@ def bonus_tx(
 
 
 def _move(kind: TxKind, cause: str, source: Account, target: Account, points: int) -> Transaction:
+    _check_points(kind, points)
+    return Transaction.of(kind, cause, (Posting(source, -points), Posting(target, points)))
+
+
+def _check_points(kind: TxKind, points: int) -> None:
     if type(points) is not int or points <= 0:
         raise InvalidTransaction(f"{kind}: points must be a positive int, not {points!r}")
-    return Transaction.of(kind, cause, (Posting(source, -points), Posting(target, points)))
 
 
 def _key(value: str) -> str:

@@ -29,13 +29,6 @@ def assess(body: ActionBody, catalog: Catalog) -> Assessment:
     Raises UnknownMethodologyVersion if no version was in force then."""
     version = catalog.in_force(body.occurred_at)
     key, quantity = measure(body.data)
-    reduction_g = version.factor(key).reduction_g(quantity)
+    methodology, reduction_g = version.reduction(key, quantity)
     book = book_of(body.region)
-    return Assessment(
-        methodology=f"{key}@{version.version}",
-        version=version.version,
-        key=key,
-        reduction_g=reduction_g,
-        points=version.points(reduction_g, book),
-        book=book,
-    )
+    return Assessment(methodology, version.version, key, reduction_g, version.points(reduction_g, book), book)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -18,10 +18,12 @@ class Catalog:
     """Versions ordered by strictly increasing ``effective_from``, names unique, none dropping a key."""
 
     versions: tuple[MethodologyVersion, ...] = ()
+    _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)  # effective_from each
 
     def __post_init__(self) -> None:
         for index, version in enumerate(self.versions):
             _check_successor(self.versions[:index], version)
+        object.__setattr__(self, "_starts", tuple(v.effective_from for v in self.versions))
 
     def in_force(self, occurred_at: datetime) -> MethodologyVersion:
         """The latest version with ``effective_from <= occurred_at`` (an aware datetime).
@@ -29,7 +31,7 @@ class Catalog:
         Raises UnknownMethodologyVersion if ``occurred_at`` precedes every version."""
         if occurred_at.utcoffset() is None:
             raise ValueError("occurred_at must be timezone-aware")
-        index = bisect_right(self.versions, occurred_at, key=lambda v: v.effective_from)
+        index = bisect_right(self._starts, occurred_at)
         if index == 0:
             raise UnknownMethodologyVersion(occurred_at=occurred_at)
         return self.versions[index - 1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from types import MappingProxyType
@@ -17,6 +17,7 @@ from points_engine.methodologies.keys import (
     FAMILY_UNITS,
     RECYCLABLE,
     REQUIRED_KEYS,
+    UNIT_SCALE,
     family_of,
     is_key,
     is_recyclable_material,
@@ -36,6 +37,10 @@ class MethodologyVersion:
     effective_from: datetime
     points_per_gram: Mapping[Book, Fraction]
     factors: Mapping[str, Factor]
+    # What pricing one action needs, worked out once per version (assess runs once per action):
+    # per key, the methodology id and grams per base unit as integers n/d; per book, points per gram.
+    _prices: Mapping[str, tuple[str, int, int]] = field(init=False, repr=False, compare=False)
+    _rates: Mapping[str, tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -45,6 +50,10 @@ class MethodologyVersion:
         # Read-only views, so a published version cannot be changed behind the catalog's back.
         object.__setattr__(self, "points_per_gram", MappingProxyType(dict(self.points_per_gram)))
         object.__setattr__(self, "factors", MappingProxyType(dict(sorted(self.factors.items()))))
+        prices = {key: self._price(key) for key in self.keys}
+        rates = {book: (rate.numerator, rate.denominator) for book, rate in self.points_per_gram.items()}
+        object.__setattr__(self, "_prices", MappingProxyType(prices))
+        object.__setattr__(self, "_rates", MappingProxyType(rates))
 
     def __hash__(self) -> int:
         return hash((self.version, self.effective_from))
@@ -65,10 +74,18 @@ class MethodologyVersion:
         """Every (key, factor) of this version ordered by key, the derived one included."""
         return tuple(sorted((key, self.factor(key)) for key in self.keys))
 
+    def reduction(self, key: str, quantity: int) -> tuple[str, int]:
+        """``(methodology, grams)``: the id ``<key>@<version>`` and ``factor(key).reduction_g(quantity)``.
+        Raises KeyError if ``key`` is not priced, ValueError if ``quantity`` is negative."""
+        methodology, numerator, denominator = self._prices[key]
+        if quantity < 0:
+            raise ValueError(f"quantity must be >= 0, got {quantity}")
+        return methodology, quantity * numerator // denominator
+
     def points(self, reduction_g: int, book: Book) -> int:
         """Points for ``reduction_g`` grams booked to ``book``, rounded down."""
-        rate = self.points_per_gram[book]
-        return reduction_g * rate.numerator // rate.denominator
+        numerator, denominator = self._rates[book]
+        return reduction_g * numerator // denominator
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> MethodologyVersion:
@@ -98,6 +115,11 @@ class MethodologyVersion:
             "points_per_gram": {book: format_decimal(rate) for book, rate in self.points_per_gram.items()},
             "factors": {key: factor.to_json() for key, factor in self.factors.items()},
         }
+
+    def _price(self, key: str) -> tuple[str, int, int]:
+        factor = self.factor(key)
+        per_unit = factor.g_per_unit
+        return f"{key}@{self.version}", per_unit.numerator, per_unit.denominator * UNIT_SCALE[factor.unit]
 
     def _lowest_recyclable(self) -> Factor:
         key, lowest = min(

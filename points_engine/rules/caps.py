@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TypeAlias
 
 from points_engine.actions import ActionData, CleanPlate, Trip, WasteSorting
 from points_engine.rules.policy import Policy
@@ -15,44 +15,41 @@ from points_engine.rules.reasons import (
 )
 from points_engine.rules.state import CitizenDayState
 
+# What an action may earn within the caps: the reduction credited, every cap that limited it (empty:
+# nothing was capped), and whether a full count cap ended the check (then nothing is credited).
+Credit: TypeAlias = tuple[int, tuple[str, ...], bool]
 
-@dataclass(frozen=True, slots=True)
-class Credit:
-    """The reduction within the caps, and every cap that limited it (empty: nothing was capped)."""
-
-    reduction_g: int
-    reasons: tuple[str, ...]
-    count_capped: bool = False
+_TRIPS_FULL = (CAP_DAILY_TRIPS,)
+_WASTE_CAPPED = (CAP_WASTE_WEIGHT,)
 
 
 def within_caps(data: ActionData, reduction_g: int, day: CitizenDayState, policy: Policy) -> Credit:
     """Apply the caps in order. A full count cap (trips, meals, meal kind) credits nothing and ends
     the check. The waste weight cap credits ``floor(allowed_weight × reduction / weight)``; the total
     cap then credits ``min(reduction, remaining)``."""
-    full = _full_count_caps(data, day, policy)
-    if full:
-        return Credit(0, full, count_capped=True)
-    reasons: list[str] = []
-    if isinstance(data, WasteSorting):
+    capped: tuple[str, ...] = ()
+    if isinstance(data, Trip):
+        if day.trips >= policy.daily_trips:
+            return 0, _TRIPS_FULL, True
+    elif isinstance(data, WasteSorting):
         allowed_g = max(0, policy.daily_waste_g - day.waste_g)
         if data.weight_g > allowed_g:
             reduction_g = allowed_g * reduction_g // data.weight_g
-            reasons.append(CAP_WASTE_WEIGHT)
+            capped = _WASTE_CAPPED
+    elif isinstance(data, CleanPlate):
+        full = _full_meal_caps(data, day, policy)
+        if full:
+            return 0, full, True
     remaining_g = max(0, policy.daily_reduction_g - day.reduction_g)
     if reduction_g > remaining_g:
-        reduction_g = remaining_g
-        reasons.append(CAP_DAILY_REDUCTION)
-    return Credit(reduction_g, tuple(reasons))
+        return remaining_g, (*capped, CAP_DAILY_REDUCTION), False
+    return reduction_g, capped, False
 
 
-def _full_count_caps(data: ActionData, day: CitizenDayState, policy: Policy) -> tuple[str, ...]:
-    if isinstance(data, Trip):
-        return (CAP_DAILY_TRIPS,) if day.trips >= policy.daily_trips else ()
-    if isinstance(data, CleanPlate):
-        full = []
-        if day.meals >= policy.daily_meals:
-            full.append(CAP_MEALS)
-        if day.meals_of(data.meal) >= policy.daily_meals_per_kind:
-            full.append(CAP_MEAL_KIND)
-        return tuple(full)
-    return ()
+def _full_meal_caps(data: CleanPlate, day: CitizenDayState, policy: Policy) -> tuple[str, ...]:
+    full = []
+    if day.meals >= policy.daily_meals:
+        full.append(CAP_MEALS)
+    if day.meals_of(data.meal) >= policy.daily_meals_per_kind:
+        full.append(CAP_MEAL_KIND)
+    return tuple(full)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from points_engine.actions import Action, Trip
+from points_engine.actions import Action, ActionData, Trip
 from points_engine.methodologies import Assessment
 from points_engine.rules.caps import within_caps
 from points_engine.rules.outcome import Outcome
@@ -13,7 +13,15 @@ from points_engine.rules.plausibility import implausibility
 from points_engine.rules.policy import Policy
 from points_engine.rules.reasons import BEYOND_RETENTION, OVERLAPPING_TRIP, REPETITION_REVIEW
 from points_engine.rules.repetition import is_repeated
-from points_engine.rules.state import CitizenState, local_day, micros, record, trip_span
+from points_engine.rules.state import (
+    CitizenDayState,
+    CitizenState,
+    day_of,
+    micros,
+    record,
+    record_at,
+    span_at,
+)
 
 
 def decide(
@@ -21,8 +29,11 @@ def decide(
 ) -> tuple[Outcome, CitizenState]:
     """The outcome of ``action`` (priced by ``assessment``) for a citizen in ``state``, and the state
     after it. Pure and deterministic: ``state`` is not changed, and the clock is not read."""
-    outcome = judge(action, assessment, state, policy)
-    return outcome, record(state, action, outcome, policy)
+    at_us = micros(action.occurred_at)
+    outcome, day = _judge(action.data, at_us, assessment, state, policy)
+    if day is None:  # rejected: record() would change nothing
+        return outcome, state
+    return outcome, record_at(state, action.data, at_us, day, outcome, policy)
 
 
 def decide_many(
@@ -49,26 +60,33 @@ def rebuild(
 
 def judge(action: Action, assessment: Assessment, state: CitizenState, policy: Policy) -> Outcome:
     """The outcome alone; checks run in the precedence order of ``REASONS``."""
-    data = action.data
+    return _judge(action.data, micros(action.occurred_at), assessment, state, policy)[0]
+
+
+def _judge(
+    data: ActionData, at_us: int, assessment: Assessment, state: CitizenState, policy: Policy
+) -> tuple[Outcome, CitizenDayState | None]:
+    """``judge``, and the state's counters of the action's local day (None when rejected)."""
     if isinstance(data, Trip) and (reason := implausibility(data, policy)):
-        return _rejected(reason, assessment)
+        return _rejected(reason, assessment), None
     horizon = state.horizon_us(policy)
-    if horizon is not None and micros(action.occurred_at) < horizon:
-        return _rejected(BEYOND_RETENTION, assessment)
-    if isinstance(data, Trip) and overlaps(state.spans, trip_span(action, data)):
-        return _rejected(OVERLAPPING_TRIP, assessment)
-    day = state.day(local_day(action.occurred_at))
-    credit = within_caps(data, assessment.reduction_g, day, policy)
+    if horizon is not None and at_us < horizon:
+        return _rejected(BEYOND_RETENTION, assessment), None
+    if isinstance(data, Trip) and state.spans and overlaps(state.spans, span_at(at_us, data)):
+        return _rejected(OVERLAPPING_TRIP, assessment), None
+    day = state.day(day_of(at_us))
+    reduction_g, capped, count_capped = within_caps(data, assessment.reduction_g, day, policy)
     flagged = is_repeated(data, day, policy)
-    return Outcome(
-        status="capped" if credit.reasons else "credited",
-        reduction_g=credit.reduction_g,
-        points=0 if credit.count_capped else _points(credit.reduction_g, assessment),
-        reasons=credit.reasons + ((REPETITION_REVIEW,) if flagged else ()),
-        flagged=flagged,
-        methodology=assessment.methodology,
-        book=assessment.book,
+    outcome = Outcome(
+        "capped" if capped else "credited",
+        reduction_g,
+        0 if count_capped else _points(reduction_g, assessment),
+        (*capped, REPETITION_REVIEW) if flagged else capped,
+        flagged,
+        assessment.methodology,
+        assessment.book,
     )
+    return outcome, day
 
 
 def _points(credited_g: int, assessment: Assessment) -> int:

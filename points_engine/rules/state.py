@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from points_engine.actions import MEALS, Action, CleanPlate, Meal, Trip, WasteSorting
+from points_engine.actions import MEALS, Action, ActionData, CleanPlate, Meal, Trip, WasteSorting
 from points_engine.rules.errors import InvalidRulesState
 from points_engine.rules.outcome import Outcome
 from points_engine.rules.policy import Policy
@@ -52,10 +52,15 @@ def _day_of_hour(hour: int) -> date:
     return (EPOCH + timedelta(hours=hour)).astimezone(SHANGHAI).date()
 
 
-def trip_span(action: Action, trip: Trip) -> Span:
-    """The span of a trip: from its ``occurred_at`` (its start) for ``duration_s``, end excluded."""
-    start = micros(action.occurred_at)
-    return start, start + trip.duration_s * 1_000_000
+def span_at(start_us: int, trip: Trip) -> Span:
+    """The span of a trip: from its ``occurred_at`` (its start, ``start_us``) for ``duration_s``,
+    end excluded."""
+    return start_us, start_us + trip.duration_s * 1_000_000
+
+
+def horizon_at(latest_us: int, policy: Policy) -> int:
+    """The earliest instant a state whose latest recorded action is at ``latest_us`` can vouch for."""
+    return latest_us - policy.retention_s * 1_000_000
 
 
 def count_of(counts: Counts, value: int) -> int:
@@ -134,11 +139,11 @@ class CitizenState:
         for state in self.days:
             if state.day == day:
                 return state
-        return CitizenDayState(day=day)
+        return _empty_day(day)
 
     def horizon_us(self, policy: Policy) -> int | None:
         """The earliest instant the state can vouch for: an older action cannot be decided."""
-        return None if self.latest_us is None else self.latest_us - policy.retention_s * 1_000_000
+        return None if self.latest_us is None else horizon_at(self.latest_us, policy)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; ``from_json`` of it gives back an equal state."""
@@ -172,15 +177,22 @@ def record(state: CitizenState, action: Action, outcome: Outcome, policy: Policy
     """The state after ``outcome`` was decided for ``action``: the one transition of the state."""
     if outcome.status == "rejected":
         return state
-    data, at_us, spans = action.data, micros(action.occurred_at), state.spans
-    old = state.day(day_of(at_us))
+    at_us = micros(action.occurred_at)
+    return record_at(state, action.data, at_us, state.day(day_of(at_us)), outcome, policy)
+
+
+def record_at(
+    state: CitizenState, data: ActionData, at_us: int, old: CitizenDayState, outcome: Outcome, policy: Policy
+) -> CitizenState:
+    """``record`` of an outcome that is not a rejection, given what ``decide`` has worked out already:
+    the action's instant ``at_us`` and ``old``, the state's counters of its local day."""
     trips, meals, kinds, waste_g = old.trips, old.meals, old.meal_kinds, old.waste_g
-    distances, weights = old.distances, old.weights
+    distances, weights, spans = old.distances, old.weights, state.spans
     if isinstance(data, Trip):
         distances = _bump(distances, data.distance_m)
         if CAP_DAILY_TRIPS not in outcome.reasons:
             trips += 1
-        span = trip_span(action, data)
+        span = span_at(at_us, data)
         i = bisect.bisect_left(spans, span)
         spans = (*spans[:i], span, *spans[i:])
     elif isinstance(data, WasteSorting):
@@ -196,9 +208,10 @@ def record(state: CitizenState, action: Action, outcome: Outcome, policy: Policy
         old.day, trips, meals, kinds, waste_g, old.reduction_g + outcome.reduction_g, distances, weights
     )
     days = _put_day(state.days, day)
-    if state.latest_us is not None and at_us <= state.latest_us:
-        return CitizenState(state.latest_us, days, spans)  # the horizon did not move: nothing to prune
-    return _pruned(CitizenState(at_us, days, spans), policy)
+    latest = state.latest_us
+    if latest is not None and at_us <= latest:
+        return CitizenState(latest, days, spans)  # the horizon did not move: nothing to prune
+    return _pruned(at_us, days, spans, policy)
 
 
 def _put_day(days: tuple[CitizenDayState, ...], day: CitizenDayState) -> tuple[CitizenDayState, ...]:
@@ -210,18 +223,24 @@ def _put_day(days: tuple[CitizenDayState, ...], day: CitizenDayState) -> tuple[C
     return (*days[:i], day, *days[j:])
 
 
-def _pruned(state: CitizenState, policy: Policy) -> CitizenState:
-    horizon = state.horizon_us(policy)
-    if horizon is None:
-        return state
+def _pruned(
+    latest_us: int, days: tuple[CitizenDayState, ...], spans: tuple[Span, ...], policy: Policy
+) -> CitizenState:
+    """The state at ``latest_us`` without the days and spans older than its horizon."""
+    horizon = horizon_at(latest_us, policy)
     first_day = day_of(horizon)
-    days, spans = state.days, state.spans
     d = s = 0
     while d < len(days) and days[d].day < first_day:
         d += 1
     while s < len(spans) and spans[s][1] <= horizon:  # disjoint and sorted by start, so by end too
         s += 1
-    return state if d == s == 0 else CitizenState(state.latest_us, days[d:], spans[s:])
+    return CitizenState(latest_us, days[d:] if d else days, spans[s:] if s else spans)
+
+
+@lru_cache(maxsize=1024)
+def _empty_day(day: date) -> CitizenDayState:
+    # Frozen, so one per date serves every citizen with nothing recorded on it yet.
+    return CitizenDayState(day=day)
 
 
 def _count(value: Any) -> int:

@@ -30,6 +30,7 @@ from points_engine.ledger import (
     UnknownOrigin,
     bonus_tx,
     certify_tx,
+    check_transaction,
     expire_tx,
     reverse_tx,
     settle_tx,
@@ -38,6 +39,8 @@ from points_engine.ledger import (
     spend_void_tx,
     void_tx,
 )
+from points_engine.ledger.transactions import is_key
+from points_engine.regions import Book
 
 BOOKS = ("shantou", "nanao")
 CITIZENS = ("c_1", "c_2")
@@ -391,3 +394,27 @@ def test_a_transaction_is_either_balanced_and_well_formed_or_refused(
     assert len(tx.postings) == 2 and all(p.amount != 0 for p in tx.postings)
     assert len({p.account for p in tx.postings}) == 2
     assert tx.debit.amount < 0 < tx.credit.amount
+
+
+owner_ids = st.text(alphabet="abcXYZ019._-", min_size=1, max_size=64)
+keys = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=256)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(BOOKS), owner_ids, keys.filter(is_key), st.integers(1, 10**12))
+def test_a_settle_built_without_the_second_check_equals_the_checked_transaction(
+    book: Book, citizen: str, key: str, points: int
+) -> None:
+    """``settle_tx`` skips ``check_transaction`` (it runs once per settled action): what it builds
+    must be exactly the transaction the checked constructor makes of the same move, and keep every
+    invariant."""
+    built = settle_tx(book, citizen, key, points)
+    checked = Transaction.of(
+        "settle", key, [Posting(Account.issuance(book), -points), Posting(Account.pending(citizen), points)]
+    )
+    assert built == checked and built.tx_id == checked.tx_id
+    check_transaction(built)
+    assert (str(built.debit.account), str(built.credit.account)) == (
+        f"issuance:{book}",
+        f"citizen:{citizen}:pending",
+    )

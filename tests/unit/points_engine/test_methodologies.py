@@ -182,6 +182,25 @@ class TestProperties:
         assert type(r_heavy) is int and 0 <= r_light <= r_heavy
         assert r_heavy <= heavy * 2  # no recyclable factor reaches 2 g per g
 
+    @given(quantity=st.integers(0, 10**9), cheap_plastic=st.booleans())
+    def test_the_price_table_of_a_version_gives_what_its_factors_give(
+        self, quantity: int, cheap_plastic: bool
+    ) -> None:
+        """assess reads a table made once per version, not the factors: they must agree on every key."""
+        version = (
+            variant(g={"waste.recyclable.plastic": "0.1"}) if cheap_plastic else default_catalog().versions[0]
+        )
+        for key in version.keys:
+            expected = (f"{key}@{version.version}", version.factor(key).reduction_g(quantity))
+            assert version.reduction(key, quantity) == expected
+
+    def test_the_price_table_refuses_what_the_factors_refuse(self) -> None:
+        version = default_catalog().versions[0]
+        with pytest.raises(KeyError):
+            version.reduction("trip.rocket", 1)
+        with pytest.raises(ValueError, match="quantity"):
+            version.reduction("trip.bus", -1)
+
     @given(places=st.integers(0, 6), numerator=st.integers(0, 10**12))
     def test_any_exact_decimal_factor_round_trips_through_json(self, places: int, numerator: int) -> None:
         factor = Factor(Fraction(numerator, 10**places), "g", "test", notes=None)

@@ -26,6 +26,7 @@ from points_engine.actions import (
 )
 from points_engine.methodologies import Assessment, assess, default_catalog
 from points_engine.rules import CitizenState, Outcome, Policy, decide, decide_many, local_day, rebuild
+from points_engine.rules.compact import pack, unpack
 
 POLICY = Policy.default()
 CATALOG = default_catalog()
@@ -167,7 +168,7 @@ def test_no_two_settled_trips_of_a_citizen_overlap(history: list[tuple[Action, A
 
 @EXAMPLES
 @given(histories())
-def test_state_holds_what_was_credited_and_round_trips_through_json(
+def test_state_holds_what_was_credited_and_round_trips_through_json_and_packed(
     history: list[tuple[Action, Assessment]],
 ) -> None:
     state = CitizenState()
@@ -179,6 +180,7 @@ def test_state_holds_what_was_credited_and_round_trips_through_json(
         credited[local_day(action.occurred_at)] += outcome.reduction_g
         state = after
         assert CitizenState.from_json(json.loads(json.dumps(state.to_json()))) == state
+        assert unpack(pack(state)) == state
         assert all(day.waste_g <= 20_000 for day in state.days)
     for day in state.days:  # pruning drops whole days, so a kept day is complete
         assert day.reduction_g == credited[day.day]
