@@ -98,16 +98,16 @@ class PartitionSettler:
                 raise
             await self._ensure_group()  # Redis lost the stream: the sweeper republishes
             return []
-        entries = [self._entry(eid, fields, suspect=False) for _, rows in reply or () for eid, fields in rows]
-        self._size_reads(entries)
-        return entries
+        return self._entries([row for _, rows in reply or () for row in rows], suspect=False)
 
-    def _size_reads(self, entries: Sequence[Entry]) -> None:
+    def _entries(self, rows: list[Any], suspect: bool) -> list[Entry]:
+        """The entries of a read's rows; the next reads are sized from their actions per entry."""
+        entries = [self._entry(eid, fields, suspect) for eid, fields in rows]
         actions = _actions(entries)
         if actions:
-            per_entry = actions / len(entries)
-            wanted = int(self.platform.settings.settle_batch / per_entry)
+            wanted = self.platform.settings.settle_batch * len(entries) // actions
             self._read_count = max(1, min(_READ_ENTRIES, wanted))
+        return entries
 
     async def _ensure_group(self) -> None:
         try:
@@ -131,9 +131,7 @@ class PartitionSettler:
             rows = [row for _, stream_rows in reply or () for row in stream_rows]
             if not rows:
                 return
-            entries = [self._entry(eid, fields, suspect=True) for eid, fields in rows]
-            self._size_reads(entries)
-            await self.settle_entries(entries)
+            await self.settle_entries(self._entries(rows, suspect=True))
 
     def _entry(self, entry_id: bytes, fields: dict[bytes, bytes] | None, suspect: bool) -> Entry:
         if not fields:  # deleted while pending: nothing to settle, only to acknowledge
