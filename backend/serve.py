@@ -11,6 +11,7 @@ import uvicorn
 from rich.console import Console
 
 from backend.app import create_app
+from backend.heap import freeze_startup_heap
 from backend.migrate import upgrade
 from backend.settings import Settings
 
@@ -82,4 +83,6 @@ def _demo(settings: Settings, as_json: bool) -> None:
 def run(settings: Settings, demo: bool, as_json: bool = False) -> None:
     upgrade(settings.effective_database_url)
     threading.Thread(target=_announce, args=(settings, demo, as_json), daemon=True).start()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    app = create_app(settings)
+    freeze_startup_heap()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

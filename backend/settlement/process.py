@@ -15,6 +15,7 @@ from backend.campaigns.grants import run_campaign_grants
 from backend.certification.schedule import run_certification_schedule
 from backend.context import Platform
 from backend.expiry import run_expiry
+from backend.heap import freeze_startup_heap
 from backend.redemption.sweeper import run_reservation_sweeper
 from backend.settings import Settings
 from backend.settlement.worker import Service, Worker
@@ -41,6 +42,7 @@ def run_worker(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         platform = await Platform.open(settings)
+        freeze_startup_heap()
         try:
             await Worker(platform, services=background_services()).run(stop)
         finally:
