@@ -42,6 +42,17 @@ class TestReportActions:
         assert [r.status for r in again.results] == ["duplicate", "duplicate"]
         assert await count_actions(platform) == 2
 
+    async def test_new_actions_beside_stored_ones_are_accepted_and_the_stored_ones_are_duplicates(
+        self, partner, platform
+    ):
+        # (on PostgreSQL the batch's plain insert fails on the stored one, and it runs again with
+        # ON CONFLICT: nothing of the first attempt may stay or be reported)
+        stored = trip(event_id="bus-old")
+        await partner.report([stored])
+        result = await partner.report_batch([trip(event_id="bus-new-1"), stored, trip(event_id="bus-new-2")])
+        assert [r.status for r in result.results] == ["accepted", "duplicate", "accepted"]
+        assert await count_actions(platform) == 3
+
     async def test_same_event_id_with_different_body_is_a_conflict(self, partner, platform):
         first = trip(event_id="bus-x")
         await partner.report([first])
