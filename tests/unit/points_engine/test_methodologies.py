@@ -216,6 +216,7 @@ class TestVersionInForce:
             (BOUNDARY_2027, "2027.1"),
             (BOUNDARY_2027.astimezone(UTC), "2027.1"),  # the same instant, written in UTC
             (BOUNDARY_2027 - timedelta(microseconds=1), "2026.1"),
+            (BOUNDARY_2027.astimezone(UTC) - timedelta(microseconds=1), "2026.1"),  # as settlement has them
             (BOUNDARY_2027 + timedelta(days=400), "2027.1"),
             (datetime(2026, 1, 1, tzinfo=CST), "2026.1"),
         ],
