@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeAlias
 
+from points_engine.frozen import fast_init
+
 ActionType: TypeAlias = Literal["trip", "waste_sorting", "clean_plate"]
 TripMode: TypeAlias = Literal["bus", "metro", "bike", "walk", "ev_car"]
 WasteCategory: TypeAlias = Literal["recyclable", "kitchen", "hazardous", "other"]
@@ -21,6 +23,7 @@ MEALS: tuple[Meal, ...] = ("breakfast", "lunch", "dinner")
 VERIFIERS: tuple[Verifier, ...] = ("photo_ai", "staff")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Trip:
     mode: TripMode
@@ -28,6 +31,7 @@ class Trip:
     duration_s: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class WasteSorting:
     category: WasteCategory
@@ -36,6 +40,7 @@ class WasteSorting:
     material: Material | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CleanPlate:
     canteen_id: str
@@ -46,6 +51,7 @@ class CleanPlate:
 ActionData: TypeAlias = Trip | WasteSorting | CleanPlate
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ActionBody:
     """An action's content without the partner's identifiers: what a quote prices."""
@@ -56,6 +62,7 @@ class ActionBody:
     data: ActionData
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Action:
     """One reported green action, as accepted at intake."""

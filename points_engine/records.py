@@ -13,6 +13,7 @@ from typing import Any
 
 from points_engine.actions import Action, ActionBody, ActionData, CleanPlate, Trip, WasteSorting
 from points_engine.errors import EngineError
+from points_engine.frozen import fast_init
 from points_engine.rules.state import EPOCH, micros
 
 Record = list[Any]
@@ -22,6 +23,7 @@ class InvalidRecord(EngineError):
     code = "invalid-record"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Accepted:
     """An accepted action and the citizen it was bound to at intake: what settlement takes."""

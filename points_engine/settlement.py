@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from points_engine.frozen import fast_init
 from points_engine.ledger import Transaction, settle_tx
 from points_engine.methodologies import Catalog, assess
 from points_engine.methodologies.errors import UnknownMethodologyVersion
@@ -20,6 +21,7 @@ from points_engine.rules import CitizenState, Outcome, Policy, decide, rebuild
 from points_engine.rules.reasons import NO_METHODOLOGY
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """The settlement of one accepted action."""

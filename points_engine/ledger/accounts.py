@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+from points_engine.frozen import fast_init
 from points_engine.ledger.errors import InvalidTransaction
 from points_engine.regions import BOOKS, Book
 
@@ -54,6 +55,7 @@ _PLAIN_KINDS: dict[str, AccountKind] = {kind: kind for kind in ACCOUNT_KINDS if 
 _OWNER = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, order=True)
 class Account:
     """One account: its kind and its owner (a book, a campaign, a citizen or a merchant id)."""

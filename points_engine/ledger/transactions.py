@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from points_engine.errors import InvariantViolation
+from points_engine.frozen import fast_init
 from points_engine.ledger.accounts import Account, AccountKind
 
 TxKind: TypeAlias = Literal[
@@ -78,6 +79,7 @@ def is_key(value: object) -> bool:
     )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Posting:
     """``amount`` points added to ``account``'s balance (negative: taken from it)."""
@@ -86,6 +88,7 @@ class Posting:
     amount: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """Postings applied together, once, identified by ``tx_id`` = ``tx_id_for(kind, cause)``.

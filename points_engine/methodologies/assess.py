@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from points_engine.actions import ActionBody
+from points_engine.frozen import fast_init
 from points_engine.methodologies.catalog import Catalog
 from points_engine.methodologies.keys import measure
 from points_engine.regions import Book, book_of
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Assessment:
     """What an action earns before caps; ``methodology`` is ``"<key>@<version>"`` (``trip.bus@2026.1``)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from points_engine.frozen import fast_init
 from points_engine.regions import Book
 
 Status: TypeAlias = Literal["credited", "capped", "rejected"]
 STATUSES: tuple[Status, ...] = ("credited", "capped", "rejected")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """``reduction_g`` and ``points`` are what is credited (0 when rejected); ``reasons`` are codes of

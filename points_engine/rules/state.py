@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from points_engine.actions import MEALS, Action, ActionData, CleanPlate, Meal, Trip, WasteSorting
+from points_engine.frozen import fast_init
 from points_engine.rules.errors import InvalidRulesState
 from points_engine.rules.outcome import Outcome
 from points_engine.rules.policy import Policy
@@ -76,6 +77,7 @@ def _bump(counts: Counts, value: int) -> Counts:
     return (*counts[:i], (value, 1), *counts[i:])
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CitizenDayState:
     """One citizen's local day: what was credited (count caps count credited actions only) and the
@@ -125,6 +127,7 @@ class CitizenDayState:
         )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CitizenState:
     """Everything the rules need about one citizen. ``latest_us`` is the latest ``occurred_at`` of a
