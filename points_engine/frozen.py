@@ -19,8 +19,6 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-FAST_INIT_CLASSES: list[type[Any]] = []  # every class given the cheaper __init__ (tests compare them)
-
 
 def fast_init(cls: type[T]) -> type[T]:
     """``cls`` (a frozen dataclass with slots) with the descriptor-setting ``__init__``."""
@@ -40,8 +38,10 @@ def fast_init(cls: type[T]) -> type[T]:
             if field.default is not dataclasses.MISSING:
                 raise TypeError(f"{cls.__name__}.{name}: init=False fields with a default are not supported")
             continue
-        param = name if field.default is dataclasses.MISSING else f"{name}=_default_{name}"
-        namespace[f"_default_{name}"] = field.default
+        param = name
+        if field.default is not dataclasses.MISSING:
+            param = f"{name}=_default_{name}"
+            namespace[f"_default_{name}"] = field.default
         (keyword if field.kw_only else positional).append(param)
         namespace[f"_set_{name}"] = cls.__dict__[name].__set__
         body.append(f"    _set_{name}(self, {name})")
@@ -57,7 +57,6 @@ def fast_init(cls: type[T]) -> type[T]:
     if _plain(inspect.signature(init)) != _plain(inspect.signature(original)):
         raise TypeError(f"{cls.__name__}: its __init__ could not be reproduced (init-only variables?)")
     setattr(cls, "__init__", init)  # noqa: B010 — (mypy refuses assigning a method)
-    FAST_INIT_CLASSES.append(cls)
     return cls
 
 

@@ -24,7 +24,7 @@ class Catalog:
         for index, version in enumerate(self.versions):
             _check_successor(self.versions[:index], version)
         # In UTC: an instant compares with another of the same tzinfo object without asking either
-        # for its offset (settlement's instants are UTC; 2.3 → 0.3 µs an action, measured).
+        # for its offset (settlement's instants are UTC; 2.35 → 0.20 µs a lookup, measured).
         starts = tuple(v.effective_from.astimezone(UTC) for v in self.versions)
         object.__setattr__(self, "_starts", starts)
 
