@@ -170,6 +170,17 @@ class TestBuilders:
         with pytest.raises(InvalidTransaction):
             settle_tx("shantou", "c_1", key, 10)
 
+    @pytest.mark.parametrize("citizen", ["", "c:1", "c/1", "c 1", "x" * 65, 7, None, ["c_1"]])
+    def test_a_bad_citizen_id_is_refused_however_often_it_comes(self, citizen: Any) -> None:
+        for _ in range(2):  # (the pending account of a good id is kept for its next settle)
+            with pytest.raises(InvalidTransaction):
+                settle_tx("shantou", citizen, EVENT, 10)
+
+    def test_settles_of_one_citizen_share_its_pending_account(self) -> None:
+        first, second = settle_tx("shantou", "c_9", "e/1", 10), settle_tx("nanao", "c_9", "e/2", 20)
+        assert first.credit.account is second.credit.account
+        assert first.credit.account == Account.pending("c_9")
+
     def test_an_unknown_book_is_refused(self) -> None:
         with pytest.raises(InvalidTransaction):
             settle_tx("guangzhou", "c_1", EVENT, 10)  # type: ignore[arg-type]
