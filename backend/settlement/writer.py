@@ -27,6 +27,11 @@ from points_engine.settlement import Settlement
 # Most actions in one shared transaction: big enough to take every partition's batch under a
 # trickle, small enough that a transaction of 1,000-action batches stays ~100 ms.
 _GROUP_ACTIONS = 8000
+# Transactions in flight at once, on as many connections (never two holding one partition). With
+# one, a worker draining a backlog waited on each commit in turn: the worker and PostgreSQL took
+# 0.7 and 0.4 of the two cores between them. Parts of different partitions lock different rows
+# (their fences, their citizens' balances, their shards of the issuance accounts), in one order.
+_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,7 @@ class SettlementWriter:
             size=lambda part: len(part.settled),
             max_size=max(_GROUP_ACTIONS, platform.settings.settle_batch),
             alone_on=(LeaseLost, *repo.DUPLICATE_OUTCOME),
+            concurrency=_IN_FLIGHT,
         )
         self.transactions = 0
 

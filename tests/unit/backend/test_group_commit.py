@@ -87,3 +87,69 @@ class TestGroupCommit:
         )
         assert all(isinstance(r, ConnectionError) for r in results)
         assert recorder.flushes == [["a1", "b1", "c1"]]  # not retried one by one
+
+
+class InFlight(Recorder):
+    """Records how many flushes, and which keys, were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now: list[set[str]] = []
+        self.most = 0
+        self.overlapping_keys: set[str] = set()
+
+    async def flush(self, items: list[str]) -> list[str]:
+        keys = {item[0] for item in items}
+        for other in self.now:
+            self.overlapping_keys |= keys & other
+        self.now.append(keys)
+        self.most = max(self.most, len(self.now))
+        try:
+            return await super().flush(items)
+        finally:
+            self.now.remove(keys)
+
+
+class TestConcurrentFlushes:
+    def commit(self, recorder: Recorder, concurrency: int, max_size: int = 100) -> GroupCommit[str, str]:
+        return GroupCommit(
+            recorder.flush, keys=lambda item: (item[0],), size=lambda _: 1, max_size=max_size,
+            alone_on=(ValueError,), concurrency=concurrency,
+        )  # fmt: skip
+
+    @pytest.mark.parametrize("concurrency", [1, 2, 3])
+    async def test_at_most_that_many_flushes_are_in_flight(self, concurrency):
+        recorder = InFlight()
+        commit = self.commit(recorder, concurrency, max_size=2)
+        items = [f"{key}{n}" for n in range(4) for key in "abcdefgh"]
+        assert await asyncio.gather(*(commit.submit(i) for i in items)) == [i.upper() for i in items]
+        assert recorder.most == concurrency
+
+    async def test_a_key_is_never_in_two_flushes_in_flight_and_keeps_its_order(self):
+        recorder = InFlight()
+        commit = self.commit(recorder, 2)
+
+        async def submit_later(item: str, delay: float) -> str:
+            await asyncio.sleep(delay)
+            return await commit.submit(item)
+
+        items = [(f"{key}{n}", n * 0.004) for n in range(6) for key in "abc"]
+        await asyncio.gather(*(submit_later(i, d) for i, d in items))
+        assert recorder.overlapping_keys == set()
+        flushed = [i for f in recorder.flushes for i in f]
+        for key in "abc":
+            assert [i for i in flushed if i[0] == key] == [f"{key}{n}" for n in range(6)]
+
+    async def test_items_waiting_on_a_key_in_flight_are_answered_when_it_is_done(self):
+        recorder = InFlight()
+        commit = self.commit(recorder, 2)
+        first = asyncio.ensure_future(commit.submit("a1"))
+        while not recorder.flushes:
+            await asyncio.sleep(0)
+        # b1 takes the second slot; a2 waits for a1's flush, and no runner is left idle with it.
+        rest = await asyncio.gather(commit.submit("a2"), commit.submit("b1"))
+        assert (await first, rest) == ("A1", ["A2", "B1"])
+
+    def test_concurrency_below_one_is_refused(self):
+        with pytest.raises(ValueError):
+            self.commit(Recorder(), 0)
