@@ -433,7 +433,8 @@ async def history(
     if not citizen_ids:
         return {}
     if _pg(conn):
-        rows = await conn.execute(_HISTORY, {"ids": list(citizen_ids), "keep": keep})
+        ids_once = list(dict.fromkeys(citizen_ids))  # (one history each, as the IN list gave)
+        rows = await conn.execute(_HISTORY, {"ids": ids_once, "keep": keep})
         return _histories(rows)
     ids = bindparam("ids", expanding=True)
     latest = await conn.execute(
