@@ -315,7 +315,7 @@ def _clear_redis(url: str, prefix: str) -> None:
 
 # Memory is judged over the second half of the batches. The first warms what is bounded but large:
 # the worker's rules states (≤ 1,024 a partition, ~2.3 KB each) and its batches in flight (≤
-# settle_batch actions a partition). A 300-batch run's worker grew 158 → 177 MB over the first half
+# settle_batch actions a partition). A 300-batch run's worker grew 114 → 177 MB over the first half
 # and 177 → 186 MB over the second, and peaked at 189 MB against 178–181 MB for 100 batches; a
 # leak of 1 KB an action would add ~50 MB over the second half of 100 batches.
 _MEMORY_FROM = 0.5
