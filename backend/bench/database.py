@@ -112,6 +112,14 @@ def count_outcomes(conn: psycopg.Connection[Any]) -> int | None:
     return _scalar(conn, "SELECT count(*) FROM outcomes")
 
 
+def outcomes_fenced(conn: psycopg.Connection[Any]) -> int | None:
+    """Settled actions so far, read from the partitions' sequence numbers: every outcome is written
+    in the transaction that reserved its number (``repository.fence``), so in any snapshot the sum
+    equals ``count_outcomes``. Eight rows instead of a count over every outcome (~7 ms at 100,000),
+    so the wait can poll often. None while there is no partitions table."""
+    return _scalar(conn, "SELECT coalesce(sum(seq), 0) FROM settlement_partitions")
+
+
 def ledger_figures(conn: psycopg.Connection[Any]) -> LedgerFigures:
     """The counts and sums the reconciliation compares."""
     return LedgerFigures(

@@ -139,6 +139,27 @@ async def stored(platform: Platform) -> dict[tuple[str, str], tuple[str, int, Ou
         return {(r.partner_id, r.event_id): (r.citizen_id, r.seq, repo.outcome_of(r)) for r in rows}
 
 
+async def sequences(platform: Platform) -> dict[int, tuple[int, int, int, int]]:
+    """By partition: (its reserved sequence numbers, its outcomes, distinct seqs among them, the
+    highest seq + 1). Every outcome is written in the transaction that reserved its number, so
+    the four are equal: the seqs are 0..n-1 without a gap or a repeat (what the bench's wait sums)."""
+    o, p = repo.OUTCOMES.c, repo.PARTITIONS.c
+    async with platform.db.read() as conn:
+        reserved = dict((await conn.execute(select(p.partition, p.seq))).all())
+        written = (
+            await conn.execute(
+                select(o.partition, func.count(), func.count(o.seq.distinct()), func.max(o.seq) + 1).group_by(
+                    o.partition
+                )
+            )
+        ).all()
+    found = {int(row[0]): tuple(int(v) for v in row[1:]) for row in written}
+    return {
+        partition: (int(seq), *found.get(partition, (0, 0, 0)))  # type: ignore[misc]
+        for partition, seq in reserved.items()
+    }
+
+
 def replays_identically(
     items: Sequence[Accepted], outcomes: dict[tuple[str, str], tuple[str, int, Outcome]]
 ) -> list[str]:
