@@ -13,12 +13,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+import psycopg
 
 from backend.bench.errors import PlatformFailed
 
@@ -108,6 +110,35 @@ def wait_ready(procs: list[Proc], timeout_s: float = 60.0) -> None:
         time.sleep(0.2)
     time.sleep(0.5)
     check_alive(procs)  # a worker that fails on start fails within this
+
+
+def wait_shared(
+    procs: list[Proc],
+    connect: Callable[[], psycopg.Connection[Any]],
+    workers: int,
+    partitions: int,
+    timeout_s: float = 60.0,
+) -> dict[str, int]:
+    """Every settlement partition leased, in fair shares, by ``workers`` workers: the load then
+    meets the platform as it runs, not a handover of partitions between workers (a partition
+    changing hands rebuilds its citizens' rules states). Partitions held, by worker."""
+    deadline = time.monotonic() + timeout_s
+    held: Counter[str] = Counter()
+    with connect() as conn:
+        while True:
+            check_alive(procs)
+            try:
+                rows = conn.execute("SELECT owner FROM settlement_partitions WHERE lease_until > now()")
+                held = Counter(owner for (owner,) in rows if owner is not None)
+            except psycopg.errors.UndefinedTable:
+                held = Counter()
+            shares = sorted(held.values())
+            if sum(shares) == partitions and len(shares) == workers and shares[-1] - shares[0] <= 1:
+                return dict(held)
+            if time.monotonic() > deadline:
+                shared = f"{partitions} partitions not shared by {workers} workers"
+                raise PlatformFailed(f"{shared} after {timeout_s:.0f} s: {dict(held)}")
+            time.sleep(0.1)
 
 
 def check_alive(procs: list[Proc]) -> None:

@@ -225,6 +225,10 @@ def _setup(run: Run, result: dict[str, Any], cache: Path | None, console: Consol
     }
     _start_platform(run, config(run.db, people.secrets)[1], mode, workers)
     processes.wait_ready(run.procs)
+    if mode != "none":
+        owners = workers if mode == "processes" else run.options.api  # (each `tanhui serve` settles)
+        shares = processes.wait_shared(run.procs, run.db.connect, owners, run.base.settle_partitions)
+        result["workers"].update(settle_partitions=run.base.settle_partitions, partitions=shares)
     apis = [p.port for p in run.procs if p.role == "api" and p.port is not None]
     return workload, Target(apis, people.creds)
 

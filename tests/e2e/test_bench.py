@@ -52,6 +52,8 @@ def test_the_result_is_printed_and_written_with_every_section(run: tuple[Any, di
                     "targets"):  # fmt: skip
         assert section in result, section
     assert result["intake"]["batch_latency_ms"]["p99"] > 0
+    held = result["workers"]["partitions"]  # the load began once the worker held every partition
+    assert len(held) == 1 and list(held.values()) == [result["workers"]["settle_partitions"]], held
     assert result["single"]["latency_ms"]["p50"] > 0 and result["single"]["latency_ms"]["p99"] > 0
     for proc_memory in result["memory"]["processes"].values():
         assert proc_memory["peak_rss_mb"] > 0 and proc_memory["rss_mb"]["batches_100%"] > 0

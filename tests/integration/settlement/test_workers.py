@@ -4,6 +4,7 @@ and two workers starting together neither deadlock nor leave a partition without
 from __future__ import annotations
 
 import asyncio
+import time
 
 from sqlalchemy import select
 
@@ -58,6 +59,31 @@ async def test_a_stopped_workers_partitions_are_taken_over(platform):
     await eventually(lambda: _equals(count_outcomes(platform), 500))
     stop_second.set()
     await t2
+
+
+async def test_a_worker_that_joins_gets_its_share_within_seconds(platform):
+    """Lease rounds are a second apart (0.2 s for a worker below any fair share), not lease_s / 3
+    (5 s here): the holder gives back at its next round and the newcomer takes at once, so no
+    partition stays without an owner for long while the load goes on."""
+    half = platform.settings.settle_partitions // 2
+    first, second = Worker(platform, worker_id="first"), Worker(platform, worker_id="second")
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(first.run(stop))]
+    try:
+        await eventually(lambda: _all_owned_by(platform, {"first"}))
+        joined = time.monotonic()
+        tasks.append(asyncio.create_task(second.run(stop)))
+
+        async def halves() -> bool:
+            held = list((await owners(platform)).values())
+            return held.count("first") == held.count("second") == half
+
+        await eventually(halves, timeout=30)
+        took = time.monotonic() - joined
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert took < 3.0, took  # two rounds of 5 s before
 
 
 async def _all_owned_by(platform, workers: set[str]) -> bool:
