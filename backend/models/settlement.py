@@ -15,14 +15,24 @@ from sqlmodel import Field, SQLModel
 
 from backend.models.types import JsonColumn, UtcDateTime
 
+# The Nan'ao pilot's outcomes (its book): what the pilot's reports select by time. Written as a
+# constant, so that the partial index below serves a query saying the same, whatever its plan.
+NANAO_BOOK = text("book = 'nanao'")
+
 
 class SettledOutcome(SQLModel, table=True):
     """The decision on one accepted action, written once, never changed."""
 
     __tablename__ = "outcomes"
+    # Only the pilot's outcomes by time: an index of (book, occurred_at) took every settled action
+    # ~1.8 µs of PostgreSQL to maintain (100,000 outcomes: 0.67–0.75 s with it, 0.49–0.59 s with
+    # this one), for the one report that reads it; Nan'ao holds ~3 % of the outcomes. Certification
+    # reads outcomes by partition and sequence number (ix_outcomes_partition_seq, migration 0006).
     __table_args__ = (
         Index("ix_outcomes_citizen_occurred", "citizen_id", "occurred_at"),
-        Index("ix_outcomes_book_occurred", "book", "occurred_at"),
+        Index(
+            "ix_outcomes_nanao_occurred", "occurred_at", postgresql_where=NANAO_BOOK, sqlite_where=NANAO_BOOK
+        ),
     )
 
     partner_id: str = Field(primary_key=True, max_length=32)

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select, and_, case, func, literal_column, select
 from sqlalchemy import Table as SqlTable
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backend.certification.books import PILOT_ACCOUNT
@@ -232,7 +232,9 @@ def _months(year: int) -> list[Period]:
 
 def _in_year(year: int) -> Any:
     return and_(
-        OUTCOMES.c.book == BOOK,
+        # Inline, not a parameter: a generic plan of a prepared statement could not know that
+        # the index partial on the pilot's book (ix_outcomes_nanao_occurred) serves it.
+        OUTCOMES.c.book == literal_column(f"'{BOOK}'"),
         OUTCOMES.c.occurred_at >= Period(year, 1).start,
         OUTCOMES.c.occurred_at < Period(year + 1, 1).start,
         OUTCOMES.c.status.in_(ELIGIBLE_STATUSES),
@@ -240,7 +242,8 @@ def _in_year(year: int) -> Any:
     )
 
 
-async def _reductions(conn: AsyncConnection, year: int) -> Reductions:
+def reductions_query(year: int) -> Select[Any]:
+    """The year's eligible outcomes of the pilot, counted and summed by month and type."""
     months = _months(year)
     # The month of each outcome by the Shanghai bounds of the year's months, the same on both engines.
     month = case(*((OUTCOMES.c.occurred_at < p.end, p.month) for p in months[:-1]), else_=12)
@@ -249,13 +252,18 @@ async def _reductions(conn: AsyncConnection, year: int) -> Reductions:
         .where(_in_year(year), OUTCOMES.c.flagged.is_(False))
         .subquery()
     )
-    query = (
+    return (
         select(
             inner.c.month, inner.c.type, func.count(), func.sum(inner.c.reduction_g), func.sum(inner.c.points)
         )
         .group_by(inner.c.month, inner.c.type)
         .order_by(inner.c.month, inner.c.type)
     )
+
+
+async def _reductions(conn: AsyncConnection, year: int) -> Reductions:
+    months = _months(year)
+    query = reductions_query(year)
     pairs = {
         (str(months[m - 1]), t): Sums(int(n), int(g), int(p)) for m, t, n, g, p in await conn.execute(query)
     }

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from backend.errors import InvalidTarget
 from backend.models import AuditRecord
 from backend.reports import targets
-from backend.reports.pilot import ROW_COLUMNS, pilot_report
+from backend.reports.pilot import ROW_COLUMNS, pilot_report, reductions_query
+from tests.conftest import BACKEND
 from tests.e2e.partner_api.test_signing import count_rows
 from tests.integration.reports.seed import YEAR, build_world, expected_report
 
@@ -166,3 +167,15 @@ class TestTargets:
         for year in (2000, 9998):
             await targets.set_target(platform.db, year, targets.MAX_TARGET_T, actor="op_admin")
         assert await count_rows(platform, "pilot_targets") == 2
+
+
+@pytest.mark.skipif(BACKEND != "postgres", reason="PostgreSQL's plan")
+async def test_the_pilot_reads_its_outcomes_through_the_index_partial_on_its_book(platform):
+    """Only Nan'ao's outcomes are indexed by time (every settled action paid for a full index); the
+    report's query must imply the index's predicate, or it would scan every outcome of the city."""
+    query = reductions_query(YEAR)
+    async with platform.db.read() as conn:
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = (await conn.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)).scalars().all()
+    assert any("ix_outcomes_nanao_occurred" in line for line in plan), "\n".join(plan)
