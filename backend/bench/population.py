@@ -58,11 +58,17 @@ def platform_config(
     return Settings(**values, workers=False), processes.platform_env(os.environ, env)  # type: ignore[arg-type]
 
 
-def population_key(corpus_key: str, workload: Workload) -> str:
+def population_key(corpus_key: str, workload: Workload, cache_dir: Path | None) -> str:
+    """The template's key: the workload, the schema, and the cache that holds the template's
+    secrets. Two checkouts benching on one server (a worktree beside main) each keep their own
+    template: with one shared, the second to build it replaced the first's, whose cached secrets
+    then no longer opened the partners' keys (every request failed with 500, InvalidTag)."""
     digest = hashlib.sha256(f"{corpus_key}:{len(workload.batches)}:{workload.batch_actions}".encode())
     digest.update(str(len(workload.singles)).encode())
     for migration in sorted((MIGRATIONS / "versions").glob("*.py")):
         digest.update(migration.read_bytes())
+    if cache_dir is not None:
+        digest.update(str(cache_dir.resolve()).encode())
     return digest.hexdigest()[:16]
 
 

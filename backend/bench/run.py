@@ -210,7 +210,7 @@ def _setup(run: Run, result: dict[str, Any], cache: Path | None, console: Consol
     def config(db: BenchDatabase, keys: Mapping[str, str]) -> tuple[Settings, dict[str, str]]:
         return population.platform_config(run.base, db, run.run_dir, run.redis_prefix, keys)
 
-    key = population.population_key(corpus_key, workload)
+    key = population.population_key(corpus_key, workload, cache)
     people = population.prepare(run.db, workload, key, made.days[0], cache, config, run.run_dir, console)
     mode, workers, note = _workers_plan(options.workers)
     result["workers"] = {"requested": options.workers, "mode": mode, "processes": workers, "note": note}

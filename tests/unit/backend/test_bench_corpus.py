@@ -6,7 +6,8 @@ from datetime import date
 
 import orjson
 
-from backend.bench.corpus import Corpus, plan, recent_days
+from backend.bench.corpus import Corpus, Workload, plan, recent_days
+from backend.bench.population import population_key
 
 
 def corpus(sizes: dict[str, int]) -> Corpus:
@@ -53,3 +54,13 @@ class TestPlan:
 
 def test_recent_days_stay_inside_the_seven_day_window() -> None:
     assert recent_days(date(2026, 11, 25)) == [date(2026, 11, d) for d in (24, 23, 22, 21, 20, 19)]
+
+
+def test_each_cache_of_secrets_has_its_own_template(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two checkouts benching on one server must not replace each other's template: the secrets
+    of a template live in the cache of the checkout that built it."""
+    workload = Workload(batches=[("transit", b"{}")], singles=[], bindings={}, batch_actions=1)
+    main, worktree = tmp_path / "main" / "cache", tmp_path / "worktree" / "cache"
+    assert population_key("corpus", workload, main) == population_key("corpus", workload, main)
+    assert population_key("corpus", workload, main) != population_key("corpus", workload, worktree)
+    assert population_key("corpus", workload, main) != population_key("other", workload, main)
