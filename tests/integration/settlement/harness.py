@@ -139,10 +139,10 @@ async def stored(platform: Platform) -> dict[tuple[str, str], tuple[str, int, Ou
         return {(r.partner_id, r.event_id): (r.citizen_id, r.seq, repo.outcome_of(r)) for r in rows}
 
 
-async def sequences(platform: Platform) -> dict[int, tuple[int, int, int, int]]:
-    """By partition: (its reserved sequence numbers, its outcomes, distinct seqs among them, the
-    highest seq + 1). Every outcome is written in the transaction that reserved its number, so
-    the four are equal: the seqs are 0..n-1 without a gap or a repeat (what the bench's wait sums)."""
+async def assert_contiguous_sequences(platform: Platform, total: int) -> None:
+    """``total`` outcomes, and per partition its reserved sequence numbers, its outcomes, their
+    distinct seqs and the highest seq + 1 all equal: the seqs are 0..n-1 without a gap or a repeat.
+    Every outcome is written in the transaction that reserved its number (what the bench's wait sums)."""
     o, p = repo.OUTCOMES.c, repo.PARTITIONS.c
     async with platform.db.read() as conn:
         reserved = dict((await conn.execute(select(p.partition, p.seq))).all())
@@ -154,10 +154,12 @@ async def sequences(platform: Platform) -> dict[int, tuple[int, int, int, int]]:
             )
         ).all()
     found = {int(row[0]): tuple(int(v) for v in row[1:]) for row in written}
-    return {
+    by_partition = {
         partition: (int(seq), *found.get(partition, (0, 0, 0)))  # type: ignore[misc]
         for partition, seq in reserved.items()
     }
+    assert sum(n for n, *_ in by_partition.values()) == total, by_partition
+    assert {partition: (n,) * 4 for partition, (n, *_) in by_partition.items()} == by_partition
 
 
 def replays_identically(

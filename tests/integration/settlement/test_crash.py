@@ -18,9 +18,9 @@ from tests.conftest import BACKEND
 from tests.integration.settlement.conftest import count_outcomes
 from tests.integration.settlement.harness import (
     accept,
+    assert_contiguous_sequences,
     ledger_totals,
     reference,
-    sequences,
     spawn_worker,
     stored,
     traffic,
@@ -65,9 +65,7 @@ async def test_killed_workers_settle_everything_exactly_once_to_the_reference(pl
     outcomes = await stored(platform)
     assert kills >= 3, kills
     assert len(outcomes) == ACTIONS
-    by_partition = await sequences(platform)
-    assert sum(reserved for reserved, *_ in by_partition.values()) == ACTIONS
-    assert {p: (n,) * 4 for p, (n, *_) in by_partition.items()} == by_partition  # no gap, no repeat
+    await assert_contiguous_sequences(platform, ACTIONS)  # no gap, no repeat
     differences = [k for k, (_, _, o) in outcomes.items() if o != expected[k]]
     assert differences == []
     totals = await ledger_totals(platform)
