@@ -16,6 +16,7 @@ from backend.embedded_redis import EmbeddedRedis
 from backend.methodologies import MethodologyRegistry
 from backend.pg import HotPool, hot_pool
 from backend.redis import Keys, connect
+from backend.redis_hot import HotRedis
 from backend.settings import Settings
 
 
@@ -24,6 +25,7 @@ class Platform:
     settings: Settings
     db: Database
     redis: aioredis.Redis
+    hot: HotRedis  # the hot path's short commands, on one pipelined connection
     keys: Keys
     box: SecretBox
     partners: PartnerDirectory
@@ -42,17 +44,19 @@ class Platform:
             pool_timeout_s=settings.db_pool_timeout_s,
         )
         redis = await connect(settings, embedded)
+        hot = HotRedis(settings.redis_url or (embedded.url if embedded else ""))
         keys = Keys(settings.redis_prefix)
         box = SecretBox(settings.secret("secret_key"))
         return cls(
             settings=settings,
             db=db,
             redis=redis,
+            hot=hot,
             keys=keys,
             box=box,
-            partners=PartnerDirectory(db, redis, keys, box),
+            partners=PartnerDirectory(db, redis, hot, keys, box),
             tokens=TokenService(settings.secret("jwt_key"), settings.jwt_issuer),
-            methodologies=MethodologyRegistry(db, redis, keys),
+            methodologies=MethodologyRegistry(db, hot, keys),
             embedded_redis=embedded,
             pg=hot_pool(
                 settings.effective_database_url,
@@ -71,6 +75,7 @@ class Platform:
         return hmac.new(key, b"tanhui redemption codes v1", "sha256").digest()
 
     async def close(self) -> None:
+        await self.hot.aclose()
         await self.redis.aclose()
         if self.pg is not None:
             await self.pg.close()

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +33,7 @@ from backend.errors import (
 )
 from backend.models import PublishedMethodology
 from backend.redis import Keys
+from backend.redis_hot import HotRedis
 from points_engine.intake import contains_nul
 from points_engine.methodologies import (
     Catalog,
@@ -78,7 +78,7 @@ class MethodologyRegistry:
     def __init__(
         self,
         db: Database,
-        redis: aioredis.Redis,
+        redis: HotRedis,
         keys: Keys,
         *,
         min_lead: timedelta = MIN_LEAD,
@@ -153,11 +153,11 @@ class MethodologyRegistry:
     async def _bump(self) -> None:
         # A fresh token rather than INCR: a counter lost with Redis and restarted could repeat a
         # value some process still holds, a random token cannot.
-        await self._redis.set(self._key, secrets.token_hex(8))
+        await self._redis.execute("SET", self._key, secrets.token_hex(8))
 
     async def _current(self) -> _Snapshot:
-        raw: bytes | str | None = await self._redis.get(self._key)
-        generation = raw.decode() if isinstance(raw, bytes) else raw
+        raw: bytes | None = await self._redis.execute("GET", self._key)
+        generation = None if raw is None else raw.decode()
         snapshot = self._snapshot
         if (
             snapshot is not None
@@ -170,7 +170,7 @@ class MethodologyRegistry:
             # The token is gone (Redis flushed or restarted): start a new one before reading the
             # database, so a publish committed after the read still changes it.
             token = secrets.token_hex(8)
-            generation = token if await self._redis.set(self._key, token, nx=True) else None
+            generation = token if await self._redis.execute("SET", self._key, token, "NX") else None
         async with self._db.read() as conn:
             rows = await _published_rows(conn)
         entries = _entries_of(rows)

@@ -29,6 +29,7 @@ from backend.crypto import SecretBox
 from backend.db import Database
 from backend.models import Partner, PartnerKey
 from backend.redis import Keys
+from backend.redis_hot import HotRedis, Script
 from points_engine.intake import Permissions
 
 _CACHE_TTL_S = 300
@@ -38,7 +39,8 @@ _REMEMBER_S = 60.0
 
 # KEYS: generation, cache; ARGV: a new generation. The current generation (created if there is
 # none, when the cache cannot be trusted: it is dropped) and the cached record, read together.
-_READ = """
+_READ = Script(
+    """
 local generation = redis.call('GET', KEYS[1])
 if not generation then
   redis.call('SET', KEYS[1], ARGV[1])
@@ -47,15 +49,19 @@ if not generation then
 end
 return {generation, redis.call('GET', KEYS[2])}
 """
+)
 # KEYS: generation, cache; ARGV: generation seen before the database read, record, ttl.
-_FILL_IF_CURRENT = """
+_FILL_IF_CURRENT = Script(
+    """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 end
 return 0
 """
+)
 # KEYS: generation, nonce; ARGV: the generation the caller's record was read at, nonce ttl.
-_CLAIM = """
+_CLAIM = Script(
+    """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return -1
 end
@@ -64,6 +70,7 @@ if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
 end
 return 0
 """
+)
 
 
 class Claim(enum.IntEnum):
@@ -93,12 +100,11 @@ class KnownPartner:
 class PartnerDirectory:
     remember_s = _REMEMBER_S
 
-    def __init__(self, db: Database, redis: aioredis.Redis, keys: Keys, box: SecretBox) -> None:
-        self._db, self._redis, self._keys, self._box = db, redis, keys, box
+    def __init__(
+        self, db: Database, redis: aioredis.Redis, hot: HotRedis, keys: Keys, box: SecretBox
+    ) -> None:
+        self._db, self._redis, self._hot, self._keys, self._box = db, redis, hot, keys, box
         self._known: dict[str, KnownPartner] = {}  # partners that exist, one entry each
-        self._read = redis.register_script(_READ)
-        self._fill = redis.register_script(_FILL_IF_CURRENT)
-        self._claim = redis.register_script(_CLAIM)
 
     async def lookup(self, partner_id: str) -> PartnerRecord | None:
         """The partner as it is now (None if there is no such partner)."""
@@ -115,13 +121,15 @@ class PartnerDirectory:
     async def read(self, partner_id: str) -> KnownPartner | None:
         """The partner as it is now, through the Redis cache; remembered by this process."""
         generation_key, cache_key = self._keys.partner_generation(partner_id), self._keys.partner(partner_id)
-        generation, cached = await self._read((generation_key, cache_key), (_new_generation(),))
+        generation, cached = await self._hot.script(_READ, (generation_key, cache_key), (_new_generation(),))
         if cached is not None:
             record: PartnerRecord | None = _decode(partner_id, cached)
         else:
             record = await self._load(partner_id)
             if record is not None:
-                await self._fill((generation_key, cache_key), (generation, _encode(record), _CACHE_TTL_S))
+                await self._hot.script(
+                    _FILL_IF_CURRENT, (generation_key, cache_key), (generation, _encode(record), _CACHE_TTL_S)
+                )
         if record is None:
             self._known.pop(partner_id, None)
             return None
@@ -142,7 +150,7 @@ class PartnerDirectory:
         """Record ``nonce`` for ``ttl_s`` if ``known`` is still the partner's current record."""
         partner_id = known.record.partner_id
         keys = (self._keys.partner_generation(partner_id), self._keys.nonce(partner_id, nonce))
-        claim = Claim(await self._claim(keys, (known.generation, ttl_s)))
+        claim = Claim(await self._hot.script(_CLAIM, keys, (known.generation, ttl_s)))
         if claim is Claim.STALE and self._known.get(partner_id) is known:
             del self._known[partner_id]
         return claim
@@ -150,7 +158,7 @@ class PartnerDirectory:
     async def claim_nonce_unchecked(self, partner_id: str, nonce: str, ttl_s: int) -> Claim:
         """Record ``nonce`` whatever the partner's generation."""
         key = self._keys.nonce(partner_id, nonce)
-        fresh = await self._redis.set(key, b"1", nx=True, ex=ttl_s)
+        fresh = await self._hot.execute("SET", key, b"1", "NX", "EX", ttl_s)
         return Claim.FRESH if fresh else Claim.REPLAYED
 
     async def invalidate(self, partner_id: str) -> None:

@@ -28,7 +28,7 @@ _groups: weakref.WeakKeyDictionary[aioredis.Redis, GroupCommit[_Announcement, No
 
 async def announce(platform: Platform, fresh: list[Accepted]) -> None:
     """Publish ``fresh`` (in order) to the streams of their partitions."""
-    await publish(platform.redis, platform.keys, platform.settings.settle_partitions, fresh)
+    await publish(platform.hot, platform.keys, platform.settings.settle_partitions, fresh)
 
 
 async def announce_together(platform: Platform, fresh: list[Accepted]) -> None:

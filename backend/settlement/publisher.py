@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 import orjson
-import redis.asyncio as aioredis
 
 from backend.redis import Keys
+from backend.redis_hot import HotRedis
 from backend.settlement.partitions import partition_of
 from points_engine.records import Accepted, Record, to_record
 
@@ -17,7 +17,7 @@ SWEEP = b"sweep"  # republished by the sweeper: may already be settled
 
 
 async def publish(
-    redis: aioredis.Redis, keys: Keys, partitions: int, items: Iterable[Accepted], origin: bytes = INTAKE
+    redis: HotRedis, keys: Keys, partitions: int, items: Iterable[Accepted], origin: bytes = INTAKE
 ) -> int:
     """Append ``items`` to their partitions' streams, in order; the number of entries written."""
     groups: dict[int, list[Record]] = defaultdict(list)
@@ -25,8 +25,10 @@ async def publish(
         groups[partition_of(item.citizen_id, partitions)].append(to_record(item))
     if not groups:
         return 0
-    async with redis.pipeline(transaction=False) as pipe:
-        for partition, records in groups.items():
-            pipe.xadd(keys.stream(partition), {b"o": origin, b"a": orjson.dumps(records)})
-        await pipe.execute()
+    await redis.pipeline(
+        [
+            ("XADD", keys.stream(partition), "*", b"o", origin, b"a", orjson.dumps(records))
+            for partition, records in groups.items()
+        ]
+    )
     return len(groups)

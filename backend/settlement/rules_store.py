@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
-import redis.asyncio as aioredis
 
 from backend.redis import Keys
+from backend.redis_hot import HotRedis, Script
 from points_engine.rules import CitizenState, InvalidRulesState
 from points_engine.rules.compact import pack, unpack
 
@@ -23,7 +23,8 @@ _TTL_S = 9 * 24 * 3600  # retention (8 days) + a day: an older state is rebuilt 
 
 # KEYS: state keys; ARGV: epoch, ttl, one value per key. A state stamped with a newer epoch is kept:
 # a worker that lost its lease cannot overwrite what the new owner wrote.
-_STORE = """
+_STORE = Script(
+    """
 local epoch = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
   local old = redis.call('GET', key)
@@ -33,25 +34,25 @@ for i, key in ipairs(KEYS) do
 end
 return #KEYS
 """
+)
 
 
 class RulesStore:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: HotRedis, keys: Keys) -> None:
         self._redis, self._keys = redis, keys
-        self._store = redis.register_script(_STORE)
 
     async def load(self, citizen_ids: Sequence[str], epoch: int) -> dict[str, CitizenState]:
         """The trusted states among ``citizen_ids``; the others must be rebuilt."""
         if not citizen_ids:
             return {}
-        raw = await self._redis.mget([self._keys.rules_state(c) for c in citizen_ids])
+        raw = await self._redis.execute("MGET", *[self._keys.rules_state(c) for c in citizen_ids])
         return decode_states(citizen_ids, raw, epoch)
 
     async def store(self, states: Mapping[str, CitizenState], epoch: int) -> None:
         if not states:
             return
         keys = [self._keys.rules_state(c) for c in states]
-        await self._store(keys=keys, args=[epoch, _TTL_S, *encode_states(states.values(), epoch)])
+        await self._redis.script(_STORE, keys, [epoch, _TTL_S, *encode_states(states.values(), epoch)])
 
 
 def decode_states(

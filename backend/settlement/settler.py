@@ -66,7 +66,7 @@ class PartitionSettler:
         self.policy = policy or Policy.default()
         self.stream = platform.keys.stream(lease.partition)
         self.consumer = lease.worker.encode()
-        self.rules = RulesStore(platform.redis, platform.keys)
+        self.rules = RulesStore(platform.hot, platform.keys)
         self._dirty: set[str] = set()  # citizens whose Redis state may lag the database
         # The states this lease committed, most recently used last. Redis holds them too, but a
         # state there is trusted only under this lease's epoch, so only this settler ever reads
@@ -161,10 +161,7 @@ class PartitionSettler:
         if chunk:
             await self.settle_batch(chunk, suspect)
         ids = [e.entry_id for e in entries]
-        async with self.platform.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(self.stream, GROUP, *ids)
-            pipe.xdel(self.stream, *ids)
-            await pipe.execute()
+        await self.platform.hot.pipeline([("XACK", self.stream, GROUP, *ids), ("XDEL", self.stream, *ids)])
 
     async def settle_batch(self, items: list[Accepted], suspect: bool) -> list[Settlement]:
         """Settle one batch in one transaction; the settlements written."""

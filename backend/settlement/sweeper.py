@@ -42,7 +42,7 @@ async def sweep(platform: Platform, now: datetime | None = None, limit: int = 50
             )
             for r in rows
         ]
-        await publish(platform.redis, platform.keys, settings.settle_partitions, items, origin=SWEEP)
+        await publish(platform.hot, platform.keys, settings.settle_partitions, items, origin=SWEEP)
         log.warning("sweeper republished %d accepted actions without an outcome", len(items))
     # Everything before the oldest one republished (or before the cutoff) is settled.
     watermark = rows[0].received_at if rows else before

@@ -236,7 +236,7 @@ class TestAcrossProcesses:
     ):
         """Two registries on the same database and Redis stand for two processes."""
         # given
-        other = MethodologyRegistry(platform.db, platform.redis, platform.keys)
+        other = MethodologyRegistry(platform.db, platform.hot, platform.keys)
         assert [v.version for v in (await other.catalog()).versions] == ["2026.1"]
         # when
         assert (await publish(http, admin, document("2026.2", effective(30)))).status_code == 201
@@ -255,7 +255,7 @@ class TestAcrossProcesses:
             loads.append(1)
             return await real(conn)
 
-        other = MethodologyRegistry(platform.db, platform.redis, platform.keys)
+        other = MethodologyRegistry(platform.db, platform.hot, platform.keys)
         await other.catalog()
         monkeypatch.setattr(module, "_published_rows", counted)
         for _ in range(5):
@@ -269,7 +269,7 @@ class TestAcrossProcesses:
 
     async def test_a_lost_generation_makes_every_process_reload(self, platform):
         # given: a process that has its catalog, then a version it was not told about
-        other = MethodologyRegistry(platform.db, platform.redis, platform.keys)
+        other = MethodologyRegistry(platform.db, platform.hot, platform.keys)
         await other.catalog()
         doc = document("2026.2", effective(30))
         async with platform.db.transaction() as tx:
@@ -289,8 +289,8 @@ class TestAcrossProcesses:
         assert [v.version for v in (await other.catalog()).versions] == ["2026.1", "2026.2"]
 
     async def test_concurrent_publishers_cannot_both_win(self, platform):
-        one = MethodologyRegistry(platform.db, platform.redis, platform.keys)
-        two = MethodologyRegistry(platform.db, platform.redis, platform.keys)
+        one = MethodologyRegistry(platform.db, platform.hot, platform.keys)
+        two = MethodologyRegistry(platform.db, platform.hot, platform.keys)
         now = datetime.now(UTC)
         starts = effective(30)
         results = await asyncio.gather(

@@ -286,7 +286,8 @@ class TestAuthenticationWithTheProcessCopy:
         # given
         assert (await signed(http, keys["k1"], "POST", ACTIONS, actions(trip()))).status_code == 202
         elsewhere = dataclasses.replace(
-            platform, partners=PartnerDirectory(platform.db, platform.redis, platform.keys, platform.box)
+            platform,
+            partners=PartnerDirectory(platform.db, platform.redis, platform.hot, platform.keys, platform.box),
         )
         # when
         k3 = await partner_admin.rotate_key(elsewhere, keys["k1"].partner_id)
@@ -300,7 +301,8 @@ class TestAuthenticationWithTheProcessCopy:
         # given
         assert (await signed(http, keys["k1"], "POST", ACTIONS, actions(trip()))).status_code == 202
         elsewhere = dataclasses.replace(
-            platform, partners=PartnerDirectory(platform.db, platform.redis, platform.keys, platform.box)
+            platform,
+            partners=PartnerDirectory(platform.db, platform.redis, platform.hot, platform.keys, platform.box),
         )
         # when
         await partner_admin.revoke_key(elsewhere, keys["k1"].partner_id, "k1")
@@ -313,7 +315,10 @@ class TestAuthenticationWithTheProcessCopy:
         """Each claim against a copy finds the partner changed since: after a few reads the nonce is
         recorded whatever the generation, as before the process copy existed."""
         racing = dataclasses.replace(
-            platform, partners=_EverReadingDirectory(platform.db, platform.redis, platform.keys, platform.box)
+            platform,
+            partners=_EverReadingDirectory(
+                platform.db, platform.redis, platform.hot, platform.keys, platform.box
+            ),
         )
         app = create_app(platform=racing)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:

@@ -204,7 +204,7 @@ class TestRevokedKey:
 
         # given
         await platform.partners.invalidate(creds.partner_id)
-        racing = RacingDirectory(platform.db, platform.redis, platform.keys, platform.box)
+        racing = RacingDirectory(platform.db, platform.redis, platform.hot, platform.keys, platform.box)
         # when
         stale = await racing.lookup(creds.partner_id)
         # then

@@ -72,7 +72,7 @@ async def accept(platform: Platform, items: Sequence[Accepted], chunk: int = 100
             for partner_rows in by_partner.values():
                 rows = [_row(item, tx.started_at) for item in partner_rows]
                 await intake_repo.insert_new_actions(tx.conn, rows)
-        await publish(platform.redis, platform.keys, platform.settings.settle_partitions, part)
+        await publish(platform.hot, platform.keys, platform.settings.settle_partitions, part)
 
 
 def _row(item: Accepted, now: datetime) -> dict[str, Any]:

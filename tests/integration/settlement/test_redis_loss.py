@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from backend.context import Platform
 from backend.embedded_redis import EmbeddedRedis
+from backend.redis_hot import HotRedis
 from tests.integration.settlement.conftest import count_outcomes, eventually
 from tests.integration.settlement.harness import (
     accept,
@@ -34,17 +35,18 @@ ACTIONS = 30_000
 @pytest.fixture
 async def own_redis(platform: Platform, tmp_path):
     server = EmbeddedRedis(tmp_path / "redis").start()
-    client = aioredis.Redis.from_url(server.url)
-    yield server, client
+    client, hot = aioredis.Redis.from_url(server.url), HotRedis(server.url)
+    yield server, client, hot
+    await hot.aclose()
     await client.aclose()
     server.stop()
 
 
 async def test_flushing_redis_mid_run_loses_and_duplicates_nothing(platform, own_redis):
-    server, redis = own_redis
+    server, redis, hot = own_redis
     settings = platform.settings.model_copy(update={"redis_url": server.url})
     # The platform's intake, publishing to the Redis that will be lost.
-    intake = dataclasses.replace(platform, settings=settings, redis=redis)
+    intake = dataclasses.replace(platform, settings=settings, redis=redis, hot=hot)
     items = traffic(ACTIONS, citizens=1500, seed=3)
     await accept(intake, items[: ACTIONS // 2])
 

@@ -37,36 +37,36 @@ def states() -> dict[str, CitizenState]:
 
 class TestRulesStore:
     async def test_stored_states_load_back_equal_under_the_same_epoch(self, platform) -> None:
-        store, stored = RulesStore(platform.redis, platform.keys), states()
+        store, stored = RulesStore(platform.hot, platform.keys), states()
         await store.store(stored, epoch=3)
         assert await store.load(["c_a", "c_b", "c_new"], epoch=3) == stored
 
     async def test_a_state_of_another_epoch_is_not_trusted(self, platform) -> None:
-        store = RulesStore(platform.redis, platform.keys)
+        store = RulesStore(platform.hot, platform.keys)
         await store.store(states(), epoch=3)
         assert await store.load(["c_a", "c_b"], epoch=4) == {}
 
     async def test_a_state_stored_as_json_by_an_earlier_worker_still_loads(self, platform) -> None:
-        store, stored = RulesStore(platform.redis, platform.keys), states()
+        store, stored = RulesStore(platform.hot, platform.keys), states()
         await platform.redis.set(
             platform.keys.rules_state("c_a"), b"3|" + orjson.dumps(stored["c_a"].to_json())
         )
         assert await store.load(["c_a"], epoch=3) == {"c_a": stored["c_a"]}
 
     async def test_an_unreadable_state_is_left_to_be_rebuilt(self, platform) -> None:
-        store = RulesStore(platform.redis, platform.keys)
+        store = RulesStore(platform.hot, platform.keys)
         await platform.redis.set(platform.keys.rules_state("c_a"), b"3|{not json")
         await platform.redis.set(platform.keys.rules_state("c_b"), b"3|\x02\x00\x00")
         assert await store.load(["c_a", "c_b"], epoch=3) == {}
 
     async def test_a_state_of_a_newer_epoch_is_never_overwritten(self, platform) -> None:
-        store, stored = RulesStore(platform.redis, platform.keys), states()
+        store, stored = RulesStore(platform.hot, platform.keys), states()
         await store.store({"c_a": stored["c_a"]}, epoch=5)
         await store.store({"c_a": CitizenState()}, epoch=4)
         assert await store.load(["c_a"], epoch=5) == {"c_a": stored["c_a"]}
 
     async def test_a_state_beyond_64_bits_is_stored_as_json(self, platform) -> None:
-        store, huge = RulesStore(platform.redis, platform.keys), CitizenState(latest_us=2**63)
+        store, huge = RulesStore(platform.hot, platform.keys), CitizenState(latest_us=2**63)
         await store.store({"c_a": huge}, epoch=3)
         assert (await platform.redis.get(platform.keys.rules_state("c_a"))).startswith(b"3|{")
         assert await store.load(["c_a"], epoch=3) == {"c_a": huge}

@@ -21,7 +21,7 @@ TTL_S = 600
 
 
 def another_process(platform: Platform) -> PartnerDirectory:
-    return PartnerDirectory(platform.db, platform.redis, platform.keys, platform.box)
+    return PartnerDirectory(platform.db, platform.redis, platform.hot, platform.keys, platform.box)
 
 
 @pytest.fixture
