@@ -68,7 +68,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             if own:
                 await app.state.platform.close()
 
-    app = FastAPI(title="Tanhui", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    telemetry = settings.telemetry
+    app = FastAPI(
+        title="Tanhui",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
+    )
     if platform is not None:
         app.state.platform = platform
     problems.install(app)

@@ -7,7 +7,7 @@ group of its own, which cost ~1 ms a request here; this costs a dict lookup.
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,7 +25,8 @@ class RequestIds:
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == HEADER), b"")
-        request_id = given.decode("latin-1")[:MAX_LENGTH] if given else uuid.uuid4().hex
+        # A new id: 32 hex characters, as uuid4().hex gave at ~3.5x the CPU.
+        request_id = given.decode("latin-1")[:MAX_LENGTH] if given else secrets.token_hex(16)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
 
