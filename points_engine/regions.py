@@ -8,6 +8,7 @@ Book: TypeAlias = Literal["shantou", "nanao"]
 BOOKS: tuple[Book, ...] = ("shantou", "nanao")
 
 NANAO = "440523"
+PILOT_BOOK: Book = "nanao"  # Nan'ao's carbon-neutral pilot: its actions' book
 
 # GB/T 2260 codes of Shantou's districts and its one county (partner-api.md, "region").
 SHANTOU_REGIONS: dict[str, str] = {
@@ -23,4 +24,4 @@ SHANTOU_REGIONS: dict[str, str] = {
 
 def book_of(region: str) -> Book:
     """Nan'ao's actions are booked apart for its carbon-neutral pilot; all others to the city."""
-    return "nanao" if region == NANAO else "shantou"
+    return PILOT_BOOK if region == NANAO else "shantou"

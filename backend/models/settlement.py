@@ -14,10 +14,11 @@ from sqlalchemy import BigInteger, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from backend.models.types import JsonColumn, UtcDateTime
+from points_engine.regions import PILOT_BOOK
 
 # The Nan'ao pilot's outcomes (its book): what the pilot's reports select by time. Written as a
 # constant, so that the partial index below serves a query saying the same, whatever its plan.
-NANAO_BOOK = text("book = 'nanao'")
+NANAO_BOOK = text(f"book = '{PILOT_BOOK}'")
 
 
 class SettledOutcome(SQLModel, table=True):

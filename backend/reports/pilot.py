@@ -24,8 +24,9 @@ from backend.db import Database
 from backend.errors import InvalidRequest
 from backend.models import CertificationRun, CreditRange, PilotTarget, RegistryAccount, Review, SettledOutcome
 from points_engine.certification import Period
+from points_engine.regions import PILOT_BOOK
 
-BOOK = "nanao"  # the pilot's book and its platform account
+BOOK = PILOT_BOOK  # the pilot's book and its platform account
 RUNS: SqlTable = CertificationRun.__table__  # type: ignore[assignment]
 RANGES: SqlTable = CreditRange.__table__  # type: ignore[assignment]
 ACCOUNTS: SqlTable = RegistryAccount.__table__  # type: ignore[assignment]
