@@ -22,6 +22,7 @@ from typing import IO, Any
 import httpx
 import psycopg
 
+from backend.bench import calibrate
 from backend.bench.errors import PlatformFailed
 
 STOP_GRACE_S = 15.0
@@ -194,4 +195,5 @@ def machine() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
         "loadavg_at_start": [round(x, 2) for x in load],
+        "engine_us_per_action_at_start": calibrate.engine_us_per_action(),
     }

@@ -21,6 +21,12 @@ def summary(result: dict[str, Any]) -> str:
     lines = _platform_lines(result) if "intake" in result else []
     if "certification" in result:
         lines += _certification_lines(result["certification"], (result.get("targets") or {}))
+    machine = result.get("machine") or {}
+    start, end = machine.get("engine_us_per_action_at_start"), machine.get("engine_us_per_action_at_end")
+    lines.append(
+        f"machine     the engine's fixed workload: {_num(start, ' µs')} an action at the start, "
+        f"{_num(end, ' µs')} at the end (calibrate.py: compare runs by it)"
+    )
     return "\n".join([*lines, f"written to  {', '.join(result.get('written_to', []))}"])
 
 

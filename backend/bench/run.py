@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import redis
 from rich.console import Console
 
-from backend.bench import certification, corpus, phases, population, processes, redemption
+from backend.bench import calibrate, certification, corpus, phases, population, processes, redemption
 from backend.bench.clients import Target
 from backend.bench.corpus import Workload
 from backend.bench.cpu import CpuMeter
@@ -133,6 +133,7 @@ def execute(options: BenchOptions, console: Console) -> dict[str, Any]:
         raise
     finally:
         _teardown(run, result, console)
+        result["machine"]["engine_us_per_action_at_end"] = calibrate.engine_us_per_action()
         result["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         _write(result, options.out, bench_dir, now)
     return result

@@ -57,6 +57,8 @@ def test_the_result_is_printed_and_written_with_every_section(run: tuple[Any, di
     assert result["single"]["latency_ms"]["p50"] > 0 and result["single"]["latency_ms"]["p99"] > 0
     for proc_memory in result["memory"]["processes"].values():
         assert proc_memory["peak_rss_mb"] > 0 and proc_memory["rss_mb"]["batches_100%"] > 0
+    machine = result["machine"]  # the engine's fixed workload, timed before and after: compares runs
+    assert machine["engine_us_per_action_at_start"] > 0 and machine["engine_us_per_action_at_end"] > 0
 
 
 def test_every_action_sent_is_accepted_and_recorded(run: tuple[Any, dict[str, Any]]) -> None:
