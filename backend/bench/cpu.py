@@ -14,6 +14,7 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 # PostgreSQL's own processes, shared by every database (WAL, checkpoints, vacuum)
+STOLEN = "stolen by the hypervisor"  # cores the hypervisor gave to other machines meanwhile
 PG_SHARED = (": walwriter", ": checkpointer", ": background writer", ": autovacuum", ": walsender")
 
 
@@ -94,5 +95,5 @@ class CpuMeter:
         machine = round((after.machine[0] - before.machine[0]) / wall, 2)
         result["other processes"] = round(max(0.0, machine - ours), 2)
         result["machine (all cores)"] = machine
-        result["stolen by the hypervisor"] = round((after.machine[1] - before.machine[1]) / wall, 2)
+        result[STOLEN] = round((after.machine[1] - before.machine[1]) / wall, 2)
         return result

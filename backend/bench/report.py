@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.bench.cpu import STOLEN
+
+NOTICEABLE_STEAL = 0.05  # cores: runs here with nothing stolen showed 0.00-0.03
+
 
 def _num(value: float | None, unit: str = "") -> str:
     return "n/a" if value is None else f"{value:,.1f}{unit}"
@@ -27,7 +31,22 @@ def summary(result: dict[str, Any]) -> str:
         f"machine     the engine's fixed workload: {_num(start, ' µs')} an action at the start, "
         f"{_num(end, ' µs')} at the end (calibrate.py: compare runs by it)"
     )
+    stolen = _stolen(result)
+    if stolen:
+        taken = ", ".join(f"{phase} {cores:.2f}" for phase, cores in stolen.items())
+        lines.append(f"            the hypervisor took cores ({taken}): this run's figures are lower bounds")
     return "\n".join([*lines, f"written to  {', '.join(result.get('written_to', []))}"])
+
+
+def _stolen(result: dict[str, Any]) -> dict[str, float]:
+    """Cores the hypervisor gave to other machines during each phase, where that was noticeable."""
+    phases = {
+        "intake": (result.get("intake") or {}).get("cpu_cores"),
+        "settlement": (result.get("settlement") or {}).get("cpu_cores_while_waiting"),
+        "single": (result.get("single") or {}).get("cpu_cores"),
+    }
+    stolen = {phase: (cores or {}).get(STOLEN) for phase, cores in phases.items()}
+    return {phase: cores for phase, cores in stolen.items() if (cores or 0.0) >= NOTICEABLE_STEAL}
 
 
 def _certification_lines(cert: dict[str, Any], targets: dict[str, Any]) -> list[str]:
