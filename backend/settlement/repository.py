@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +71,10 @@ DUPLICATE_OUTCOME: tuple[type[Exception], ...] = (IntegrityError, psycopg.Integr
 
 class LeaseLost(Exception):
     """The partition has another owner (or epoch) now: this worker must stop writing for it."""
+
+    @classmethod
+    def of(cls, partition: int, worker: str, epoch: int) -> LeaseLost:
+        return cls(f"partition {partition} is no longer held by {worker} at epoch {epoch}")
 
 
 def _pg(conn: AsyncConnection) -> bool:
@@ -148,7 +153,7 @@ async def fence(
     params = {"count": count, "until": lease_until, "partition": partition, "worker": worker, "epoch": epoch}
     row = (await conn.execute(_FENCE, params)).first()
     if row is None:
-        raise LeaseLost(f"partition {partition} is no longer held by {worker} at epoch {epoch}")
+        raise LeaseLost.of(partition, worker, epoch)
     return int(row[0]) - count
 
 
@@ -191,6 +196,63 @@ async def write(
     """Outcomes, their ledger transactions and the balances they move, and the webhook outbox rows.
 
     A second outcome for one action fails the transaction (primary key): the caller resettles."""
+    if _pg(conn):
+        raw = await conn.get_raw_connection()
+        return await write_pg(raw.driver_connection, parts, now, webhook_partners)
+    txs, deltas = _journal(parts)
+    outcomes = [
+        _outcome_row(s, part.partition, part.first_seq + i, now)
+        for part in parts
+        for i, s in enumerate(part.settled)
+    ]
+    await conn.execute(OUTCOMES.insert(), [dict(zip(OUTCOME_COLUMNS, r, strict=True)) for r in outcomes])
+    if txs:
+        tx_rows = [tx_row(tx, now) for tx in txs]
+        await conn.execute(TXS.insert(), [dict(zip(TX_COLUMNS, r, strict=True)) for r in tx_rows])
+        await add_balances(conn, deltas)
+    hooks = _hooks(parts, now, webhook_partners)
+    if hooks:
+        await conn.execute(dialect_insert(conn, WEBHOOKS).on_conflict_do_nothing(), hooks)
+    return Written(sum(len(p.settled) for p in parts), len(txs))
+
+
+async def write_pg(
+    conn: psycopg.AsyncConnection[Any], parts: Sequence[Part], now: datetime, webhook_partners: frozenset[str]
+) -> Written:
+    """``write`` on PostgreSQL, on a psycopg connection in a transaction (``SettlementWriter``'s, or
+    SQLAlchemy's driver connection): COPY for outcomes and transactions, one statement for balances."""
+    txs, deltas = _journal(parts)
+    rows = "".join(outcomes_copy(p.settled, p.partition, p.first_seq, now) for p in parts)
+    await copy_raw(conn, "outcomes", OUTCOME_COLUMNS, rows)
+    if txs:
+        await copy_raw(conn, "ledger_transactions", TX_COLUMNS, txs_copy(txs, now))
+        await conn.execute(ADD_BALANCES_PG, _balance_arrays(deltas))
+    hooks = _hooks(parts, now, webhook_partners)
+    if hooks:
+        for hook in hooks:
+            hook["payload"] = Jsonb(hook["payload"])
+        async with conn.cursor() as cur:
+            await cur.executemany(_HOOK_PG, hooks)
+    return Written(sum(len(p.settled) for p in parts), len(txs))
+
+
+# Fencing a part of a shared transaction (``fence``'s statement, in psycopg's parameter style).
+FENCE_PG = """
+    UPDATE settlement_partitions SET seq = seq + %(count)s, lease_until = %(until)s
+    WHERE partition = %(partition)s AND owner = %(worker)s AND epoch = %(epoch)s
+    RETURNING seq
+"""
+_HOOK_PG = """
+    INSERT INTO webhook_deliveries
+        (partner_id, event_id, kind, payload, attempts, next_attempt_at, created_at)
+    VALUES (%(partner_id)s, %(event_id)s, %(kind)s, %(payload)s, %(attempts)s, %(next_attempt_at)s,
+            %(created_at)s)
+    ON CONFLICT DO NOTHING
+"""
+
+
+def _journal(parts: Sequence[Part]) -> tuple[list[Transaction], dict[tuple[str, int], int]]:
+    """The parts' ledger transactions, and the balances they move in one lock order."""
     txs: list[Transaction] = []
     deltas: dict[tuple[str, int], int] = defaultdict(int)
     for part in parts:
@@ -198,25 +260,11 @@ async def write(
         txs.extend(part_txs)
         for key, delta in balance_deltas(part_txs, part.partition).items():
             deltas[key] += delta
-    deltas = dict(sorted(deltas.items()))  # one lock order for every writer
-    if _pg(conn):
-        rows = "".join(outcomes_copy(p.settled, p.partition, p.first_seq, now) for p in parts)
-        await copy_text(conn, "outcomes", OUTCOME_COLUMNS, rows)
-        if txs:
-            await copy_text(conn, "ledger_transactions", TX_COLUMNS, txs_copy(txs, now))
-            await add_balances(conn, deltas)
-    else:
-        outcomes = [
-            _outcome_row(s, part.partition, part.first_seq + i, now)
-            for part in parts
-            for i, s in enumerate(part.settled)
-        ]
-        await conn.execute(OUTCOMES.insert(), [dict(zip(OUTCOME_COLUMNS, r, strict=True)) for r in outcomes])
-        if txs:
-            tx_rows = [tx_row(tx, now) for tx in txs]
-            await conn.execute(TXS.insert(), [dict(zip(TX_COLUMNS, r, strict=True)) for r in tx_rows])
-            await add_balances(conn, deltas)
-    hooks = [
+    return txs, dict(sorted(deltas.items()))  # one lock order for every writer
+
+
+def _hooks(parts: Sequence[Part], now: datetime, webhook_partners: frozenset[str]) -> list[dict[str, Any]]:
+    return [
         {
             "partner_id": s.accepted.action.partner_id,
             "event_id": s.accepted.action.event_id,
@@ -230,9 +278,6 @@ async def write(
         for s in part.settled
         if s.accepted.action.partner_id in webhook_partners
     ]
-    if hooks:
-        await conn.execute(dialect_insert(conn, WEBHOOKS).on_conflict_do_nothing(), hooks)
-    return Written(sum(len(p.settled) for p in parts), len(txs))
 
 
 async def copy_rows(
@@ -243,13 +288,17 @@ async def copy_rows(
 
 
 async def copy_text(conn: AsyncConnection, table: str, columns: Sequence[str], rows: str) -> None:
-    """PostgreSQL ``COPY … FROM STDIN`` of rows already in COPY's text format, on the transaction's
-    own connection: the cheapest bulk insert there is (performance.md), all or nothing with the rest
-    of the transaction. One string (psycopg's per-row writer costs ~10 µs a row)."""
+    """``copy_raw`` on the transaction's own connection."""
     raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection  # psycopg.AsyncConnection
+    await copy_raw(raw.driver_connection, table, columns, rows)
+
+
+async def copy_raw(conn: psycopg.AsyncConnection[Any], table: str, columns: Sequence[str], rows: str) -> None:
+    """PostgreSQL ``COPY … FROM STDIN`` of rows already in COPY's text format: the cheapest bulk
+    insert there is (performance.md), all or nothing with the rest of the transaction. One string
+    (psycopg's per-row writer costs ~10 µs a row)."""
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    async with driver.cursor() as cur, cur.copy(statement) as copy:
+    async with conn.cursor() as cur, cur.copy(statement) as copy:
         await copy.write(rows)
 
 
@@ -323,14 +372,12 @@ def _copy_text(value: Any) -> str:
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-_PG_ADD_BALANCES = text(
-    """
+# psycopg's parameter style: run as is by psycopg, and through SQLAlchemy by exec_driver_sql.
+ADD_BALANCES_PG = """
     INSERT INTO ledger_balances (account, shard, balance)
-    SELECT a, s, d FROM unnest(CAST(:accounts AS text[]), CAST(:shards AS int[]), CAST(:deltas AS bigint[]))
-         AS x(a, s, d)
+    SELECT a, s, d FROM unnest(%(accounts)s::text[], %(shards)s::int[], %(deltas)s::bigint[]) AS x(a, s, d)
     ON CONFLICT (account, shard) DO UPDATE SET balance = ledger_balances.balance + EXCLUDED.balance
-    """
-)
+"""
 _SQLITE_ADD_BALANCE = text(
     """
     INSERT INTO ledger_balances (account, shard, balance) VALUES (:a, :s, :d)
@@ -345,16 +392,14 @@ async def add_balances(conn: AsyncConnection, deltas: dict[tuple[str, int], int]
     if not deltas:
         return
     if _pg(conn):
-        await conn.execute(
-            _PG_ADD_BALANCES,
-            {
-                "accounts": [a for a, _ in deltas],
-                "shards": [s for _, s in deltas],
-                "deltas": list(deltas.values()),
-            },
-        )
+        await conn.exec_driver_sql(ADD_BALANCES_PG, _balance_arrays(deltas))
     else:
         await conn.execute(_SQLITE_ADD_BALANCE, [{"a": a, "s": s, "d": d} for (a, s), d in deltas.items()])
+
+
+def _balance_arrays(deltas: dict[tuple[str, int], int]) -> dict[str, list[Any]]:
+    accounts, shards = [a for a, _ in deltas], [s for _, s in deltas]
+    return {"accounts": accounts, "shards": shards, "deltas": list(deltas.values())}
 
 
 def balance_deltas(txs: Iterable[Transaction], partition: int) -> dict[tuple[str, int], int]:
