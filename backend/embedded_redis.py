@@ -72,7 +72,12 @@ class EmbeddedRedis:
             "--logfile",
             str(self.dir / "redis.log"),
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A session of its own: Ctrl-C in a terminal (or a signal to the platform's process group)
+        # reaches the platform, which drains its settlers and then stops this server, not both at
+        # once (every settler then failed on a closed connection while shutting down).
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         deadline = time.monotonic() + 10
         while not self._alive():
             if self.process.poll() is not None or time.monotonic() > deadline:
