@@ -171,6 +171,10 @@ def bench(
     redeem_only: Annotated[
         bool, typer.Option(help="Only the redemption phase (its own platform); needs --redeem-seconds.")
     ] = False,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE for the platform's processes (repeatable), e.g. settle_linger_ms=250."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """End-to-end benchmark on TANHUI_DATABASE_URL's server (a fresh database) and TANHUI_REDIS_URL:
@@ -184,7 +188,7 @@ def bench(
             single_seconds=single_seconds, workers=workers, api=api, settle_timeout=settle_timeout,
             keep_db=keep_db, out=out, seed=seed, cache=cache, certify_actions=certify_actions,
             certify_only=certify_only, redeem_seconds=redeem_seconds, redeem_rate=redeem_rate,
-            redeem_only=redeem_only,
+            redeem_only=redeem_only, settings=tuple(setting or ()),
         )  # fmt: skip
         result = execute(options, console)
     except BenchError as exc:

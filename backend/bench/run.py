@@ -7,7 +7,7 @@ import json
 import math
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
+from pydantic import ValidationError
 from rich.console import Console
 
 from backend.bench import calibrate, certification, corpus, phases, population, processes, redemption
@@ -56,8 +57,12 @@ class BenchOptions:
     redeem_seconds: float = 0.0  # seconds of redemptions at redeem_rate (0: no redemption phase)
     redeem_rate: float = 200.0
     redeem_only: bool = False  # the redemption phase alone (on a platform of its own)
+    # NAME=VALUE settings of the platform's processes (TANHUI_NAME): the bench passes none of the
+    # caller's TANHUI_* on, so that a run is what its options say. E.g. settle_linger_ms=250.
+    settings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        platform_settings(self.settings)  # raises BadOptions
         if self.certify_actions < 0 or (self.certify_only and self.certify_actions < 1):
             raise BadOptions("--certify-actions must be >= 0, and >= 1 with --certify-only")
         if (
@@ -104,7 +109,34 @@ def _workers_plan(requested: str) -> tuple[str, int, str | None]:
     return "processes", int(requested), None
 
 
+# What the bench itself sets for its processes, or reads as they are (the partitions it waits for).
+_BENCH_SETTINGS = frozenset(
+    {"database_url", "redis_url", "redis_prefix", "var_dir", "host", "port", "workers", "settle_partitions",
+     "secret_key", "pii_key", "jwt_key"}
+)  # fmt: skip
+
+
+def platform_settings(pairs: Sequence[str]) -> dict[str, str]:
+    """The environment for ``--setting NAME=VALUE`` options; BadOptions for a name that is no
+    setting, one the bench sets itself, or a value the setting refuses."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in Settings.model_fields:
+            raise BadOptions(f"--setting {pair!r}: expected NAME=VALUE, NAME one of backend/settings.py")
+        if name in _BENCH_SETTINGS:
+            raise BadOptions(f"--setting {name}: the bench sets this one itself")
+        try:
+            Settings.model_validate({name: value})
+        except ValidationError as exc:
+            raise BadOptions(f"--setting {pair!r}: {exc.errors()[0]['msg']}") from exc
+        env[f"TANHUI_{name.upper()}"] = value
+    return env
+
+
 def _start_platform(run: Run, env: dict[str, str], mode: str, workers: int) -> None:
+    env = {**env, **platform_settings(run.options.settings)}
     for n in range(run.options.api):
         api_env = {**env, "TANHUI_PORT": str(processes.free_port())}
         api_env["TANHUI_WORKERS"] = "true" if mode == "inprocess" else "false"
