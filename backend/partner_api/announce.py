@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import weakref
 
-import redis.asyncio as aioredis
-
 from backend.context import Platform
 from backend.group_commit import GroupCommit
+from backend.redis_hot import HotRedis
 from backend.settlement.publisher import publish
 from points_engine.records import Accepted
 
@@ -21,9 +20,7 @@ log = logging.getLogger(__name__)
 
 _Announcement = tuple[Platform, list[Accepted]]
 
-_groups: weakref.WeakKeyDictionary[aioredis.Redis, GroupCommit[_Announcement, None]] = (
-    weakref.WeakKeyDictionary()
-)
+_groups: weakref.WeakKeyDictionary[HotRedis, GroupCommit[_Announcement, None]] = weakref.WeakKeyDictionary()
 
 
 async def announce(platform: Platform, fresh: list[Accepted]) -> None:
@@ -34,9 +31,9 @@ async def announce(platform: Platform, fresh: list[Accepted]) -> None:
 async def announce_together(platform: Platform, fresh: list[Accepted]) -> None:
     """``announce``, in one pipeline with the other requests announcing meanwhile; never raises
     (the actions are committed: a lost publish is the sweeper's to repair)."""
-    group = _groups.get(platform.redis)
+    group = _groups.get(platform.hot)
     if group is None:  # (what it holds must not refer to its key, or the key lives forever)
-        group = _groups[platform.redis] = GroupCommit(_flush, keys=lambda _: (), size=_size, max_size=1000)
+        group = _groups[platform.hot] = GroupCommit(_flush, keys=lambda _: (), size=_size, max_size=1000)
     try:
         await group.submit((platform, fresh))
     except Exception:

@@ -76,9 +76,16 @@ class SettlementWriter:
         ordered = sorted(parts, key=lambda p: p.lease.partition)
         if platform.pg is not None:
             await self._flush_pg(platform.pg, ordered, now, until, hooks)
-            self.transactions += 1
-            return [None] * len(parts)
-        async with platform.db.transaction() as tx:
+        else:
+            await self._flush_db(ordered, now, until, hooks)
+        self.transactions += 1
+        return [None] * len(parts)
+
+    async def _flush_db(
+        self, ordered: list[_Part], now: datetime, until: datetime, hooks: frozenset[str]
+    ) -> None:
+        """The transaction through SQLAlchemy (SQLite, the embedded default): a fence per part."""
+        async with self.platform.db.transaction() as tx:
             written = []
             for part in ordered:
                 lease = part.lease
@@ -87,8 +94,6 @@ class SettlementWriter:
                 )
                 written.append(repo.Part(lease.partition, first, part.settled))
             await repo.write(tx.conn, written, now, hooks)
-        self.transactions += 1
-        return [None] * len(parts)
 
     async def _flush_pg(
         self, pg: HotPool, ordered: list[_Part], now: datetime, until: datetime, hooks: frozenset[str]
